@@ -1,0 +1,44 @@
+// swift-tools-version:5.10
+import PackageDescription
+
+// Dependencies point one way: yolov7 (CLI) -> YOLOEval -> YOLOVision / YOLOQuant -> YOLOModel
+// -> YOLOTensor -> C shims. See DESIGN.md section 6.
+let package = Package(
+    name: "yolov7",
+    products: [
+        .executable(name: "yolov7", targets: ["yolov7"]),
+        .library(name: "YOLOTensor", targets: ["YOLOTensor"]),
+        .library(name: "YOLOModel", targets: ["YOLOModel"]),
+        .library(name: "YOLOQuant", targets: ["YOLOQuant"]),
+        .library(name: "YOLOVision", targets: ["YOLOVision"]),
+        .library(name: "YOLOEval", targets: ["YOLOEval"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG",
+                       providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG",
+                       providers: [.apt(["libpng-dev"])]),
+        .target(name: "YOLOTensor", dependencies: ["CBLAS"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "YOLOModel", dependencies: ["YOLOTensor", "Yams"]),
+        .target(name: "YOLOQuant", dependencies: ["YOLOModel", "YOLOTensor"]),
+        .target(name: "YOLOVision", dependencies: ["YOLOTensor", "CJPEG", "CPNG"]),
+        .target(name: "YOLOEval", dependencies: ["YOLOVision", "YOLOQuant", "YOLOModel"]),
+        .executableTarget(name: "yolov7", dependencies: [
+            "YOLOEval", "YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "YOLOTensorTests", dependencies: ["YOLOTensor"]),
+        .testTarget(name: "YOLOModelTests", dependencies: ["YOLOModel", "YOLOTensor"],
+                    resources: []),
+        .testTarget(name: "YOLOQuantTests", dependencies: ["YOLOQuant", "YOLOModel"]),
+        .testTarget(name: "YOLOVisionTests", dependencies: ["YOLOVision"]),
+        .testTarget(name: "YOLOEvalTests", dependencies: ["YOLOEval"]),
+    ]
+)

@@ -1,0 +1,7 @@
+// OpenBLAS's CBLAS interface (Debian: libopenblas-dev puts it under the multiarch include dir).
+#include <cblas.h>
+// Thread control is an OpenBLAS extension, not part of CBLAS.
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+char *openblas_get_corename(void);
+char *openblas_get_config(void);

@@ -1,0 +1,1 @@
+// Images: decode, letterbox, NMS, drawing.
