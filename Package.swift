@@ -20,10 +20,9 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
                        providers: [.apt(["libopenblas-dev"])]),
-        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG",
-                       providers: [.apt(["libjpeg-dev"])]),
-        .systemLibrary(name: "CPNG", path: "Sources/CPNG",
-                       providers: [.apt(["libpng-dev"])]),
+        // Tiny C targets: libjpeg/libpng error handling needs setjmp, which Swift cannot do.
+        .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),
         .target(name: "YOLOTensor", dependencies: ["CBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "YOLOModel", dependencies: ["YOLOTensor", "Yams"]),

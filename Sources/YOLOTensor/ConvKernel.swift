@@ -101,7 +101,7 @@ public enum ConvKernel {
     public static func forward(input: Tensor, weight: [Float], bias: [Float],
                                geometry g: ConvGeometry, activation: Activation,
                                into output: inout Tensor, channelOffset: Int = 0,
-                               scratch: inout [Float]) {
+                               scratch: inout [Float], tileLimit: Int = maxScratchFloats) {
         let inShape = input.featureShape
         let outShape = output.featureShape
         let (oh, ow) = g.outputSize(height: inShape.height, width: inShape.width)
@@ -114,7 +114,7 @@ public enum ConvKernel {
         let k = g.filterSize
         let plane = oh * ow
         // Rows of output per tile, so that the im2col tile stays under maxScratchFloats.
-        let rowsPerTile = g.isPointwise ? oh : max(1, min(oh, maxScratchFloats / max(1, k * ow)))
+        let rowsPerTile = g.isPointwise ? oh : max(1, min(oh, tileLimit / max(1, k * ow)))
         if !g.isPointwise && scratch.count < k * rowsPerTile * ow {
             scratch = [Float](repeating: 0, count: k * rowsPerTile * ow)
         }

@@ -1,0 +1,67 @@
+import YOLOTensor
+
+/// Something that can hand out a conv's FP32 weights on demand: the packed quantized formats
+/// live in YOLOQuant and conform to this, so the model runs from codes without knowing them.
+public protocol ConvWeightProvider: AnyObject {
+    /// Dequantized weights, `[F, C/groups, kh, kw]` row-major.
+    func denseWeights() -> [Float]
+    /// Bytes this storage keeps resident (codes + parameters).
+    var residentBytes: Int { get }
+    /// One line for `inspect`, e.g. "affine 4-bit filter".
+    var summary: String { get }
+}
+
+/// How a conv's weights are held.
+public enum ConvWeights {
+    case dense([Float])
+    case provided(ConvWeightProvider)
+
+    public func values() -> [Float] {
+        switch self {
+        case .dense(let w): return w
+        case .provided(let p): return p.denseWeights()
+        }
+    }
+
+    public var residentBytes: Int {
+        switch self {
+        case .dense(let w): return w.count * MemoryLayout<Float>.size
+        case .provided(let p): return p.residentBytes
+        }
+    }
+}
+
+/// One runnable convolution with everything folded in: BatchNorm, RepConv branches, ImplicitA/M.
+/// `name` is the checkpoint path of the conv it replaces (`model.0.conv`, `model.102.rbr_reparam`,
+/// `model.105.m.0`), which is also its name in the engine's safetensors files.
+public final class ConvUnit {
+    public let name: String
+    public let geometry: ConvGeometry
+    public let activation: Activation
+    public var weights: ConvWeights
+    public var bias: [Float]
+
+    public init(name: String, geometry: ConvGeometry, activation: Activation, weights: [Float], bias: [Float]) {
+        precondition(weights.count == geometry.weightCount && bias.count == geometry.outChannels)
+        self.name = name
+        self.geometry = geometry
+        self.activation = activation
+        self.weights = .dense(weights)
+        self.bias = bias
+    }
+
+    public func forward(_ x: Tensor, into output: inout Tensor, channelOffset: Int = 0, scratch: inout [Float]) {
+        let w = weights.values()
+        ConvKernel.forward(input: x, weight: w, bias: bias, geometry: geometry, activation: activation,
+                           into: &output, channelOffset: channelOffset, scratch: &scratch)
+    }
+
+    public func forward(_ x: Tensor, scratch: inout [Float]) -> Tensor {
+        var out = Tensor(zeros: geometry.outputShape(x.featureShape))
+        forward(x, into: &out, scratch: &scratch)
+        return out
+    }
+
+    /// The dense FP32 weights as a tensor `[F, C/g, kh, kw]`.
+    public var weightTensor: Tensor { Tensor(shape: geometry.weightShape, data: weights.values()) }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import YOLOTensor
+
+/// One layer of the graph and where its inputs come from.
+public struct GraphNode {
+    public let index: Int
+    /// Absolute layer indices; -1 is the input image.
+    public let inputs: [Int]
+    public let layer: Layer
+    /// Output channels (for Detect: 5 + nc).
+    public let channels: Int
+}
+
+/// A built YOLOv7 model: the config's rows as runnable layers with folded weights.
+public final class YOLOModel {
+    public let config: ModelConfig
+    public let nodes: [GraphNode]
+    public var classNames: [String]
+    /// Largest stride (32 or 64): inputs must be multiples of it.
+    public var maxStride: Int { Int(detect.strides.max() ?? 32) }
+    public var detect: DetectLayer { nodes.last!.layer as! DetectLayer }
+    /// For each node, the last node that reads its output (so it can be freed after).
+    let lastUse: [Int]
+
+    init(config: ModelConfig, nodes: [GraphNode], classNames: [String]) {
+        self.config = config
+        self.nodes = nodes
+        self.classNames = classNames
+        var last = [Int](repeating: -1, count: nodes.count)
+        for node in nodes {
+            for j in node.inputs where j >= 0 { last[j] = max(last[j], node.index) }
+        }
+        self.lastUse = last
+    }
+
+    /// Every conv in checkpoint order.
+    public var convs: [ConvUnit] { nodes.flatMap(\.layer.convs) }
+
+    public var parameterCount: Int { convs.reduce(0) { $0 + $1.geometry.weightCount + $1.bias.count } }
+
+    /// Shapes of every node's output for an input, checking the graph fits together.
+    public func shapes(for input: FeatureShape) throws -> [FeatureShape] {
+        var shapes: [FeatureShape] = []
+        for node in nodes {
+            let ins = node.inputs.map { $0 < 0 ? input : shapes[$0] }
+            shapes.append(try node.layer.outputShape(ins))
+        }
+        return shapes
+    }
+
+    /// Raw predictions `[batch, rows, 5 + nc]` for an NCHW input in [0, 1].
+    /// `observe` is called after each node with its index and wall time (for `--profile`).
+    public func forward(_ input: Tensor, observe: ((Int, Double) -> Void)? = nil) -> Tensor {
+        var context = ForwardContext()
+        return forward(input, context: &context, observe: observe)
+    }
+
+    public func forward(_ input: Tensor, context: inout ForwardContext, observe: ((Int, Double) -> Void)? = nil) -> Tensor {
+        var outputs = [Tensor?](repeating: nil, count: nodes.count)
+        for node in nodes {
+            let start = observe == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            let ins = node.inputs.map { $0 < 0 ? input : outputs[$0]! }
+            outputs[node.index] = node.layer.forward(ins, context: &context)
+            // Free inputs nobody reads later: keeps peak memory near the widest cut of the graph.
+            for j in node.inputs where j >= 0 && lastUse[j] == node.index { outputs[j] = nil }
+            if let observe {
+                observe(node.index, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            }
+        }
+        return outputs[nodes.count - 1]!
+    }
+
+    /// Bytes held by conv weights and biases as loaded (packed weights count their packed size).
+    public var weightBytes: Int {
+        convs.reduce(0) { $0 + $1.weights.residentBytes + $1.bias.count * 4 }
+    }
+}

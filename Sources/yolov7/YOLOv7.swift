@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct YOLOv7: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "yolov7",
+        abstract: "YOLOv7 inference on CPU, with quantized weights.",
+        subcommands: [ForwardCommand.self, InspectCommand.self, ConvertCommand.self])
+}
+
+/// Runs a subcommand body, turning any error into one line on stderr and exit status 1.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        FileHandle.standardError.write(Data("yolov7: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// True when stderr is a terminal: progress lines only then.
+var stderrIsTerminal: Bool { isatty(2) == 1 }
