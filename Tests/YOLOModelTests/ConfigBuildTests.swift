@@ -12,9 +12,9 @@ struct ConfigBuildTests {
         let model = try ModelBuilder.build(config: config, weights: RandomTensorSource(seed: 1))
         let shapes = try model.shapes(for: FeatureShape(batch: 1, channels: 3, height: 320, width: 320))
         let rows = shapes.last!.height
-        let expected = try #require(try Fixtures.json("model/rows320.json") as? [String: Any])
-        let key = name.replacingOccurrences(of: "/", with: "_")
-        let entry = try #require((expected[key] ?? expected[name] ?? expected[name + ".yaml"]) as? [String: Any], "no entry for \(name)")
+        let expected = try #require(try Fixtures.json("model/rows320.json") as? [[String: Any]])
+        let entry = try #require(expected.first { ($0["cfg"] as? String) == "cfg/\(name).yaml" }, "no entry for \(name)")
+        #expect(model.detect.strides == (entry["stride"] as? [Int])?.map(Float.init))
         #expect(rows == entry["rows"] as? Int)
         #expect(config.nc + 5 == entry["cols"] as? Int)
         if let params = entry["params"] as? Int {
