@@ -1,4 +1,0 @@
-// jpeglib.h needs stdio's FILE and size_t declared before it.
-#include <stdio.h>
-#include <stddef.h>
-#include <jpeglib.h>

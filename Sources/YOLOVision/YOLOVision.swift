@@ -1,1 +1,0 @@
-// Images: decode, letterbox, NMS, drawing.
