@@ -39,5 +39,7 @@ let package = Package(
         .testTarget(name: "YOLOQuantTests", dependencies: ["YOLOQuant", "YOLOModel"]),
         .testTarget(name: "YOLOVisionTests", dependencies: ["YOLOVision"]),
         .testTarget(name: "YOLOEvalTests", dependencies: ["YOLOEval"]),
+        // Runs the built executable: exit codes, one-line errors, files written.
+        .testTarget(name: "CLITests", dependencies: ["yolov7", "YOLOVision"]),
     ]
 )

@@ -392,9 +392,9 @@ def hostile_fixtures():
         blowup += b"]r" + struct.pack("<I", i) + b"(j" + struct.pack("<I", i + 1) + b"j" + struct.pack("<I", i + 1) + b"e0"
     blowup += b"j" + struct.pack("<I", 0)
     write(HOSTILE, "shared_blowup.pt", checkpoint_zip("blowup", model_with_yaml(bytes(blowup)), []))
-    # Quadratic work: set(big_list) rebuilt 10,000 times from one memoized 20,000-item list.
-    bomb = bytearray(b"\x80\x02c__builtin__\nset\nq\x00]q\x01(" + b"K\x07" * 20_000 + b"e0")
-    bomb += b"h\x00h\x01\x85R0" * 10_000
+    # Quadratic work: set(big_list) rebuilt 2,000 times from one memoized 5,000-item list.
+    bomb = bytearray(b"\x80\x02c__builtin__\nset\nq\x00]q\x01(" + b"K\x07" * 5_000 + b"e0")
+    bomb += b"h\x00h\x01\x85R0" * 2_000
     bomb += b"N."
     write(HOSTILE, "rebuild_bomb.pt", checkpoint_zip("bomb", bytes(bomb), []))
 
