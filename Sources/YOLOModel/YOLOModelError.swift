@@ -10,7 +10,7 @@ public enum YOLOModelError: Error, Equatable, CustomStringConvertible {
     /// A tensor the model needs is absent.
     case missingTensor(name: String, source: String)
     /// A tensor is present with the wrong shape or size.
-    case shapeMismatch(name: String, expected: [Int], actual: [Int])
+    case shapeMismatch(name: String, expected: [Int], actual: [Int], source: String)
 
     public var description: String {
         switch self {
@@ -18,8 +18,8 @@ public enum YOLOModelError: Error, Equatable, CustomStringConvertible {
         case let .forbidden(path, reason): return "\(path): refused: \(reason)"
         case let .invalidConfig(source, reason): return "\(source): invalid model config: \(reason)"
         case let .missingTensor(name, source): return "\(source): missing tensor '\(name)'"
-        case let .shapeMismatch(name, expected, actual):
-            return "tensor '\(name)': expected shape \(expected), got \(actual)"
+        case let .shapeMismatch(name, expected, actual, source):
+            return "\(source): tensor '\(name)' has shape \(actual), the model config needs \(expected)"
         }
     }
 }

@@ -72,7 +72,8 @@ struct HostileFileTests {
         let cases = [("unknown.yaml", "[-1, 1, Frobnicate, [3]]", "unknown module 'Frobnicate'"),
                      ("badfrom.yaml", "[7, 1, Conv, [16, 3, 1]]", "'from' index 7 does not name an earlier layer")]
         for (name, row, message) in cases {
-            let yaml = "nc: 3\nanchors: [[10,13, 16,30, 33,23]]\nbackbone: [[-1, 1, Conv, [16, 3, 2]], \(row)]\nhead: [[[1], 1, Detect, [nc, anchors]]]\n"
+            // Layer 0 matches the checkpoint's first conv (3 -> 8, 3x3), so layer 1 is what fails.
+            let yaml = "nc: 3\nanchors: [[10,13, 16,30, 33,23]]\nbackbone: [[-1, 1, Conv, [8, 3, 1]], \(row)]\nhead: [[[1], 1, Detect, [nc, anchors]]]\n"
             let path = dir.appendingPathComponent(name).path
             try yaml.write(toFile: path, atomically: true, encoding: .utf8)
             let r = try CLI.run(["inspect", "--cfg", path, "Tests/Fixtures/model/yolov7-random.pt"])
@@ -80,6 +81,14 @@ struct HostileFileTests {
             #expect(r.stderr.split(separator: "\n").count == 1)
             #expect(r.stderr.contains(path) && r.stderr.contains(message), "\(r.stderr)")
         }
+    }
+
+    /// Weights that do not fit the config: the error names the file and the tensor.
+    @Test func configNotMatchingWeights() throws {
+        let r = try CLI.run(["inspect", "--cfg", "Tests/Fixtures/model/cfg/training/yolov7-tiny.yaml", "Tests/Fixtures/model/yolov7-random.pt"])
+        #expect(r.status == 1)
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(r.stderr.contains("Tests/Fixtures/model/yolov7-random.pt") && r.stderr.contains("model.0.conv.weight"), "\(r.stderr)")
     }
 
     @Test func missingWeightsAndEmptyFolder() throws {

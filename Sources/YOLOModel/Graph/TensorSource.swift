@@ -38,7 +38,7 @@ public struct DictionaryTensorSource: TensorSource {
         // Official checkpoints store e.g. ImplicitA as [1,C,1,1] and the model may ask for [C]:
         // compare element counts, and full shapes only when ranks agree.
         if t.shape.count == shape.count ? t.shape != shape : t.count != shape.reduce(1, *) {
-            throw YOLOModelError.shapeMismatch(name: name, expected: shape, actual: t.shape)
+            throw YOLOModelError.shapeMismatch(name: name, expected: shape, actual: t.shape, source: origin)
         }
         return t.shape == shape ? t : t.reshaped(shape)
     }
