@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "YOLOModel", dependencies: ["YOLOTensor", "Yams"]),
         .target(name: "YOLOQuant", dependencies: ["YOLOModel", "YOLOTensor"]),
         .target(name: "YOLOVision", dependencies: ["YOLOTensor", "CJPEG", "CPNG"]),
-        .target(name: "YOLOEval", dependencies: ["YOLOVision", "YOLOQuant", "YOLOModel"]),
+        .target(name: "YOLOEval", dependencies: ["YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor", "Yams"]),
         .executableTarget(name: "yolov7", dependencies: [
             "YOLOEval", "YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -38,7 +38,7 @@ let package = Package(
                     resources: []),
         .testTarget(name: "YOLOQuantTests", dependencies: ["YOLOQuant", "YOLOModel"]),
         .testTarget(name: "YOLOVisionTests", dependencies: ["YOLOVision"]),
-        .testTarget(name: "YOLOEvalTests", dependencies: ["YOLOEval"]),
+        .testTarget(name: "YOLOEvalTests", dependencies: ["YOLOEval", "YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor"]),
         // Runs the built executable: exit codes, one-line errors, files written.
         .testTarget(name: "CLITests", dependencies: ["yolov7", "YOLOVision"]),
     ]

@@ -6,7 +6,8 @@ struct YOLOv7: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "yolov7",
         abstract: "YOLOv7 inference on CPU, with quantized weights.",
-        subcommands: [DetectCommand.self, ForwardCommand.self, InspectCommand.self, ConvertCommand.self])
+        subcommands: [DetectCommand.self, EvalCommand.self, CompareCommand.self, 
+                      ForwardCommand.self, InspectCommand.self, ConvertCommand.self])
 }
 
 /// Runs a subcommand body, turning any error into one line on stderr and exit status 1.

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import YOLOEval
+import YOLOQuant
+import YOLOVision
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Detection agreement of a quantized model with its baseline, and with --data both mAPs.",
+        discussion: """
+            Detections (NMS with --conf/--iou, detect's defaults) of the two models are matched \
+            one-to-one: same class, IoU >= 0.5, greedily in descending baseline confidence, each \
+            taking the unmatched quantized box of highest IoU. Reported: matched, missed (baseline \
+            boxes without a match) and extra (quantized boxes without one), the mean IoU of matches \
+            and the mean and max |confidence change|, overall and per image. SOURCE images are \
+            letterboxed as detect does; with --data as eval does, and both models are also \
+            evaluated (conf 0.001, IoU 0.65).
+            """)
+
+    @Option(help: "Baseline weights (.pt or .safetensors).")
+    var baseline: String
+
+    @Option(help: "Quantized weights (.safetensors, fake or packed).")
+    var quantized: String
+
+    @Option(help: "Dataset folder or data YAML: compare on a split and report both mAPs.")
+    var data: String?
+
+    @Option(help: "Split of --data.")
+    var split = "test"
+
+    @Option(help: "Inference size.")
+    var img = 640
+
+    @Option(name: [.customLong("conf"), .customLong("conf-thres")], help: "Confidence threshold of the compared detections.")
+    var conf = 0.25
+
+    @Option(name: [.customLong("iou"), .customLong("iou-thres")], help: "NMS IoU threshold of the compared detections.")
+    var iou = 0.45
+
+    @Option(name: .customLong("cfg"), help: "Model YAML (needed for a bare state dict).")
+    var cfg: String?
+
+    @Option(help: "Write the comparison as JSON to this file.")
+    var json: String?
+
+    @Argument(help: "Images or folders of images (instead of --data).")
+    var sources: [String] = []
+
+    func validate() throws {
+        guard (data == nil) != sources.isEmpty else {
+            throw ValidationError("give either --data or SOURCE images, not both and not neither")
+        }
+        guard img > 0 else { throw ValidationError("--img must be positive") }
+        guard (0...1).contains(conf), (0...1).contains(iou) else { throw ValidationError("--conf and --iou must be in 0...1") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let dataset = try data.map { try DatasetSplit.load(data: $0, split: split) }
+            let images = dataset == nil ? try ModelComparison.imageFiles(sources) : []
+            let base = try ModelLoader.load(path: baseline, configPath: cfg)
+            let quant = try ModelLoader.load(path: quantized, configPath: cfg)
+            var comparison = ModelComparison(baseline: base, quantized: quant, imgSize: img)
+            comparison.agreementNMS = NMSOptions(confThreshold: Float(conf), iouThreshold: Float(iou))
+            let warn: (String) -> Void = { printError("yolov7: \($0)") }
+            let report: ComparisonReport
+            if let dataset {
+                let settings = EvalSettings(imgSize: img)
+                let (agreement, a, b) = try comparison.compare(split: dataset, evalSettings: settings, warning: warn,
+                                                               progress: ProgressLine.reporter("compare"))
+                let names = base.classNames.isEmpty ? (dataset.classNames ?? []) : base.classNames
+                let pair = ComparisonReport.EvalPair(
+                    baseline: EvalReport(a, names: names, settings: settings, data: data, split: self.split, weights: baseline),
+                    quantized: EvalReport(b, names: names, settings: settings, data: data, split: self.split, weights: quantized))
+                report = ComparisonReport(baseline: baseline, quantized: quantized, summary: agreement, iouMatch: 0.5,
+                                          confThreshold: conf, iouThreshold: iou, eval: pair)
+            } else {
+                let agreement = comparison.compare(images: images, warning: warn, progress: ProgressLine.reporter("compare"))
+                report = ComparisonReport(baseline: baseline, quantized: quantized, summary: agreement, iouMatch: 0.5,
+                                          confThreshold: conf, iouThreshold: iou)
+            }
+            if let json { try JSONOutput.write(report, to: json) }
+            print(report.text)
+            if let json { print("wrote \(json)") }
+        }
+    }
+}

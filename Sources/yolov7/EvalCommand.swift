@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import YOLOEval
+import YOLOQuant
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "mAP@0.5, mAP@0.5:0.95, P and R on a dataset split, as official test.py --batch-size 1.")
+
+    @Option(help: "Weights: .pt checkpoint or .safetensors (FP32/FP16, fake or packed quantized).")
+    var weights: String
+
+    @Option(help: "Dataset folder (images/<split>, labels/<split>) or data YAML (train/val/test, nc, names).")
+    var data: String
+
+    @Option(help: "Split to evaluate.")
+    var split = "test"
+
+    @Option(help: "Inference size: the long side of each image (rect letterbox per image).")
+    var img = 640
+
+    @Option(name: [.customLong("conf"), .customLong("conf-thres")], help: "NMS confidence threshold.")
+    var conf = 0.001
+
+    @Option(name: [.customLong("iou"), .customLong("iou-thres")], help: "NMS IoU threshold.")
+    var iou = 0.65
+
+    @Option(name: .customLong("cfg"), help: "Model YAML (needed for a bare state dict).")
+    var cfg: String?
+
+    @Option(help: "Write the metrics as JSON to this file.")
+    var json: String?
+
+    func validate() throws {
+        guard img > 0 else { throw ValidationError("--img must be positive") }
+        guard (0...1).contains(conf) else { throw ValidationError("--conf must be in 0...1") }
+        guard (0...1).contains(iou) else { throw ValidationError("--iou must be in 0...1") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let split = try DatasetSplit.load(data: data, split: split)
+            let model = try ModelLoader.load(path: weights, configPath: cfg)
+            let settings = EvalSettings(imgSize: img, confThreshold: Float(conf), iouThreshold: Float(iou))
+            let result = try Evaluator(model: model, settings: settings)
+                .evaluate(split, warning: { printError("yolov7: \($0)") }, progress: ProgressLine.reporter("eval"))
+            let names = model.classNames.isEmpty ? (split.classNames ?? []) : model.classNames
+            let report = EvalReport(result, names: names, settings: settings, data: data, split: self.split, weights: weights)
+            if let json { try JSONOutput.write(report, to: json) }
+            print(report.table)
+            print(String(format: "%.1f ms per image (%d images, %.1f s)", result.seconds * 1000 / Double(max(result.images.count, 1)),
+                         result.images.count, result.seconds))
+            if let json { print("wrote \(json)") }
+        }
+    }
+}
+
+/// Progress lines on stderr, only when stderr is a terminal (quiet when piped or redirected).
+enum ProgressLine {
+    static func reporter(_ label: String) -> ((Int, Int) -> Void)? {
+        guard stderrIsTerminal else { return nil }
+        return { done, total in
+            FileHandle.standardError.write(Data("\r\(label) \(done)/\(total)\(done == total ? "\r\u{1B}[K" : "")".utf8))
+        }
+    }
+}
