@@ -27,6 +27,8 @@ public enum EvalError: Error, Equatable, Sendable, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     /// An output file cannot be written.
     case writeFailed(path: String, reason: String)
+    /// A sweep CSV to resume from that is not one the sweep wrote.
+    case malformedSweep(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -54,6 +56,8 @@ public enum EvalError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path): cannot read file (\(reason))"
         case let .writeFailed(path, reason):
             return "\(path): cannot write file (\(reason))"
+        case let .malformedSweep(path, reason):
+            return "\(path): not a sweep CSV to resume from (\(reason))"
         }
     }
 }

@@ -4,14 +4,32 @@ import YOLOModel
 /// The one entry point the CLI uses to load any weights file: official checkpoints, the
 /// engine's FP32/FP16 safetensors, and its quantized (fake or packed) safetensors.
 public enum ModelLoader {
+    /// Loads any weights file. A packed quantized file keeps its codes packed in memory (see
+    /// `QuantizedModelFile.load`); every other kind loads as FP32.
     public static func load(path: String, configPath: String? = nil) throws -> YOLOModel {
-        try ModelFile.load(path: path, configPath: configPath)
+        guard try ModelFile.kind(ofFileAt: path) == .safetensors else {
+            return try ModelFile.load(path: path, configPath: configPath)
+        }
+        let file = try SafeTensorsFile.read(path: path)
+        guard let text = file.metadata[ModelFile.Key.quantization] else {
+            return try ModelFile.loadSafeTensors(file, configPath: configPath)
+        }
+        let metadata = try QuantizationMetadata.parse(text, path: path)
+        return try QuantizedModelFile.load(file, metadata: metadata, configPath: configPath)
+    }
+
+    /// The quantization document of a quantized safetensors file; nil for any other file.
+    public static func quantization(path: String) throws -> QuantizationMetadata? {
+        guard try ModelFile.kind(ofFileAt: path) == .safetensors else { return nil }
+        let file = try SafeTensorsFile.read(path: path)
+        return try file.metadata[ModelFile.Key.quantization].map { try QuantizationMetadata.parse($0, path: path) }
     }
 
     /// One line about a quantized file's settings, nil for unquantized files.
     public static func quantizationSummary(path: String) -> String? {
         guard (try? ModelFile.kind(ofFileAt: path)) == .safetensors,
-              let file = try? SafeTensorsFile.read(path: path) else { return nil }
-        return file.metadata[ModelFile.Key.quantization]
+              let file = try? SafeTensorsFile.read(path: path),
+              let text = file.metadata[ModelFile.Key.quantization] else { return nil }
+        return (try? QuantizationMetadata.parse(text, path: path))?.summary ?? text
     }
 }

@@ -25,6 +25,9 @@ public enum QuantError: Error, Equatable, Sendable, CustomStringConvertible {
     case filterRangeOutOfBounds(lower: Int, upper: Int, filters: Int)
     /// `mixed` selection given no bit widths or no granularities to choose from.
     case noCandidates
+    /// A quantization setting that cannot be honoured (unknown --keep item or mode, a budget
+    /// without `mixed`...), described in words.
+    case invalidSetting(String)
     /// Any of the above, for the named tensor.
     indirect case tensor(String, QuantError)
 
@@ -44,6 +47,7 @@ public enum QuantError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .filterRangeOutOfBounds(lower, upper, filters):
             return "filter range \(lower)..<\(upper) is outside 0..<\(filters)"
         case .noCandidates: return "mixed selection needs at least one bit width and one granularity"
+        case let .invalidSetting(reason): return reason
         case let .tensor(name, error): return "\(name): \(error.description)"
         }
     }

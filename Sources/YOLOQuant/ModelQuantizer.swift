@@ -1,0 +1,169 @@
+import Foundation
+import YOLOModel
+
+/// One conv of a quantized model: kept at full precision, or quantized with its error figures.
+public struct LayerQuantization: Sendable {
+    public let name: String
+    /// `[F, C/groups, kh, kw]`.
+    public let shape: [Int]
+    /// Why it stayed full precision; nil when quantized.
+    public let keptBecause: KeptConvs?
+    /// The codes and parameters; nil when kept.
+    public let tensor: QuantizedTensor?
+    /// Weight error of the dequantized values against the FP32 weights; nil when kept.
+    public let error: ReconstructionError?
+    /// With `mixed`: every format tried, in `MixedSelector` order (the chosen one is `format`).
+    public let candidates: [MixedCandidate]
+
+    public var params: Int { shape.reduce(1, *) }
+    public var isKept: Bool { keptBecause != nil }
+    public var format: QuantFormat? { tensor?.format }
+    public var groups: Int? { tensor?.layout.groupCount }
+    /// "affine 4-bit filter", or "kept FP32 (first)".
+    public var formatDescription: String {
+        if let keptBecause { return "kept FP32 (\(keptBecause))" }
+        return format.map(\.description) ?? "-"
+    }
+}
+
+/// A model with every conv's quantization decided: the FP32 model it came from, and per conv
+/// either the codes or the reason it was kept. Write it with `QuantizedModelFile`.
+public final class QuantizedModel {
+    /// The FP32 model the codes were made from (not modified by quantizing).
+    public let model: YOLOModel
+    public let settings: QuantizationSettings
+    /// One per conv, in `model.convs` (checkpoint) order.
+    public let layers: [LayerQuantization]
+
+    init(model: YOLOModel, settings: QuantizationSettings, layers: [LayerQuantization]) {
+        self.model = model
+        self.settings = settings
+        self.layers = layers
+    }
+
+    public var quantizedLayers: [LayerQuantization] { layers.filter { !$0.isKept } }
+    public var keptLayers: [LayerQuantization] { layers.filter(\.isKept) }
+
+    /// The `quantization` metadata document for a file in `mode`.
+    public func metadata(mode: QuantizationMode) -> QuantizationMetadata {
+        QuantizationMetadata(
+            settings: settings, mode: mode, kept: keptLayers.map(\.name),
+            layers: quantizedLayers.compactMap { layer in
+                layer.tensor.map { QuantizationMetadata.Layer(name: layer.name, format: $0.format, shape: layer.shape,
+                                                              groups: $0.layout.groupCount) }
+            })
+    }
+}
+
+/// Quantizes the convs of a loaded model (DESIGN.md section 3): the weights the engine runs,
+/// i.e. after BatchNorm folding, RepConv re-parameterisation and ImplicitA/M folding.
+public enum ModelQuantizer {
+    /// Quantizes every conv except those `settings.keep` names. Layers are spread over the
+    /// cores; the result does not depend on how (each layer is quantized on its own).
+    /// `progress` is called (from any thread, serialised) after each layer with (done, total).
+    public static func quantize(_ model: YOLOModel, settings: QuantizationSettings,
+                                progress: ((Int, Int) -> Void)? = nil) throws -> QuantizedModel {
+        let convs = model.convs
+        let kept = keptConvs(of: model, keep: settings.keep)
+        // Largest first, so the last layer to start is a small one.
+        let order = convs.indices.sorted { convs[$0].geometry.weightCount > convs[$1].geometry.weightCount }
+        let results = ResultSlots(count: convs.count)
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, convs.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while let k = results.claim() {
+                let i = order[k]
+                let conv = convs[i]
+                let result = Result { try quantize(conv, keptBecause: kept[conv.name], settings: settings) }
+                results.store(result, at: i, progress: progress)
+            }
+        }
+        return QuantizedModel(model: model, settings: settings, layers: try results.values())
+    }
+
+    /// The convs `keep` leaves at full precision, by name, with the reason.
+    public static func keptConvs(of model: YOLOModel, keep: Set<KeptConvs>) -> [String: KeptConvs] {
+        var kept: [String: KeptConvs] = [:]
+        if keep.contains(.detect) { for conv in model.detect.levels { kept[conv.name] = .detect } }
+        if keep.contains(.first), let first = model.convs.first { kept[first.name] = .first }
+        return kept
+    }
+
+    static func quantize(_ conv: ConvUnit, keptBecause: KeptConvs?, settings: QuantizationSettings) throws -> LayerQuantization {
+        let shape = conv.geometry.weightShape
+        if let keptBecause {
+            return LayerQuantization(name: conv.name, shape: shape, keptBecause: keptBecause, tensor: nil, error: nil,
+                                     candidates: [])
+        }
+        let weights = conv.weights.values()
+        do {
+            switch settings.granularity {
+            case let .fixed(granularity):
+                let format = try QuantFormat(scheme: settings.scheme, bits: settings.bits, granularity: granularity)
+                let tensor = try QuantizedTensor(quantizing: weights, shape: shape, format: format)
+                return LayerQuantization(name: conv.name, shape: shape, keptBecause: nil, tensor: tensor,
+                                         error: try tensor.error(against: weights), candidates: [])
+            case .mixed:
+                let selection = try MixedSelector.select(weights: weights, shape: shape, scheme: settings.scheme,
+                                                         bits: settings.mixedBits, budget: settings.mixedBudget)
+                return LayerQuantization(name: conv.name, shape: shape, keptBecause: nil, tensor: selection.quantized,
+                                         error: selection.chosen.error, candidates: selection.candidates)
+            }
+        } catch let error as QuantError {
+            throw QuantError.tensor("\(conv.name).weight", error)
+        }
+    }
+
+    /// Makes `quantized.model` run from the quantized weights in memory, as the loaded file in
+    /// `mode` would: packed providers (codes stay packed) or dense dequantized FP32 weights.
+    /// This mutates that model's convs; kept convs are left alone.
+    public static func apply(_ quantized: QuantizedModel, mode: QuantizationMode) {
+        let byName = Dictionary(uniqueKeysWithValues: quantized.layers.map { ($0.name, $0) })
+        for conv in quantized.model.convs {
+            guard let tensor = byName[conv.name]?.tensor else { continue }
+            switch mode {
+            case .packed: conv.weights = .provided(PackedConvWeights(tensor.packed()))
+            case .fake: conv.weights = .dense(tensor.dequantize())
+            }
+        }
+    }
+}
+
+/// Work distribution and result collection for the parallel layer loop.
+private final class ResultSlots: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Result<LayerQuantization, Error>?]
+    private var next = 0
+    private var done = 0
+    private var failed = false
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    /// The next work item, or nil when all are handed out (or one failed: stop early).
+    func claim() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < slots.count, !failed else { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func store(_ result: Result<LayerQuantization, Error>, at index: Int, progress: ((Int, Int) -> Void)?) {
+        lock.lock()
+        defer { lock.unlock() }
+        slots[index] = result
+        done += 1
+        if case .failure = result { failed = true }
+        progress?(done, slots.count)
+    }
+
+    /// All results in conv order, or the first error in conv order.
+    func values() throws -> [LayerQuantization] {
+        lock.lock()
+        defer { lock.unlock() }
+        for case .failure(let error)? in slots { throw error }
+        return slots.compactMap { slot in
+            if case .success(let value)? = slot { return value }
+            return nil
+        }
+    }
+}

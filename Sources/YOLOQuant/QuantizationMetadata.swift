@@ -1,0 +1,152 @@
+import Foundation
+import YOLOModel
+
+/// The JSON document stored under the `quantization` key of a quantized file's `__metadata__`
+/// (DESIGN.md section 4). Global settings as asked, then one entry per quantized conv with what
+/// was actually used (with `mixed` each layer has its own granularity and bits), which is all a
+/// loader needs besides the tensors:
+///
+///     {"format": "yolov7-swift-quant", "version": 1, "mode": "packed",
+///      "scheme": "affine", "bits": 4, "granularity": "filter", "keep": ["first"],
+///      "kept": ["model.0.conv"],
+///      "layers": [{"name": "model.1.conv", "scheme": "affine", "bits": 4,
+///                  "granularity": "filter", "shape": [64, 32, 3, 3], "groups": 64}, ...]}
+///
+/// `budget_bits_per_weight` is present only for `mixed` with a budget. Names, schemes and
+/// granularities are kept as strings here and checked by `validated(path:)`, so a bad file gets
+/// an error that names the layer rather than a decoding failure.
+public struct QuantizationMetadata: Codable, Equatable, Sendable {
+    public static let formatName = "yolov7-swift-quant"
+    public static let currentVersion = 1
+
+    public struct Layer: Codable, Equatable, Sendable {
+        public var name: String
+        public var scheme: String
+        public var bits: Int
+        public var granularity: String
+        public var shape: [Int]
+        public var groups: Int
+
+        public init(name: String, format: QuantFormat, shape: [Int], groups: Int) {
+            self.name = name
+            self.scheme = format.scheme.rawValue
+            self.bits = format.bits
+            self.granularity = format.granularity.rawValue
+            self.shape = shape
+            self.groups = groups
+        }
+    }
+
+    public var format: String
+    public var version: Int
+    public var mode: String
+    public var scheme: String
+    public var bits: Int
+    public var granularity: String
+    public var budgetBitsPerWeight: Double?
+    public var keep: [String]
+    /// Convs stored at full precision (`X.weight` F32).
+    public var kept: [String]
+    public var layers: [Layer]
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, mode, scheme, bits, granularity, keep, kept, layers
+        case budgetBitsPerWeight = "budget_bits_per_weight"
+    }
+
+    public init(settings: QuantizationSettings, mode: QuantizationMode, kept: [String], layers: [Layer]) {
+        format = Self.formatName
+        version = Self.currentVersion
+        self.mode = mode.rawValue
+        scheme = settings.scheme.rawValue
+        bits = settings.bits
+        granularity = settings.granularity.description
+        budgetBitsPerWeight = settings.budgetBitsPerWeight
+        keep = settings.keptList.map(\.rawValue)
+        self.kept = kept
+        self.layers = layers
+    }
+
+    /// Compact JSON with sorted keys (deterministic files).
+    public func jsonText() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain strings, numbers and arrays cannot fail.
+        guard let data = try? encoder.encode(self), let text = String(data: data, encoding: .utf8) else { return "{}" }
+        return text
+    }
+
+    /// Parses the metadata text of the file at `path`.
+    public static func parse(_ text: String, path: String) throws -> QuantizationMetadata {
+        do {
+            return try JSONDecoder().decode(QuantizationMetadata.self, from: Data(text.utf8))
+        } catch {
+            throw YOLOModelError.invalidFile(path: path, reason: "'\(ModelFile.Key.quantization)' metadata is not a valid quantization document (\(Self.describe(error)))")
+        }
+    }
+
+    /// The storage mode, checked.
+    public func storageMode(path: String) throws -> QuantizationMode {
+        guard format == Self.formatName else {
+            throw YOLOModelError.invalidFile(path: path, reason: "quantization metadata format '\(format)' is not '\(Self.formatName)'")
+        }
+        guard version == Self.currentVersion else {
+            throw YOLOModelError.invalidFile(path: path, reason: "quantization metadata version \(version) is not supported (this engine reads \(Self.currentVersion))")
+        }
+        guard let mode = QuantizationMode(rawValue: mode) else {
+            throw YOLOModelError.invalidFile(path: path, reason: "quantization mode '\(mode)' is not packed or fake")
+        }
+        return mode
+    }
+
+    /// Every layer's format, checked: known scheme and granularity, bits 2...8, a 4-D shape,
+    /// the group count that shape and granularity give, no name twice.
+    public func validatedLayers(path: String) throws -> [(layer: Layer, format: QuantFormat)] {
+        var seen = Set<String>()
+        return try layers.map { layer in
+            func fail(_ reason: String) -> YOLOModelError {
+                .invalidFile(path: path, reason: "quantization metadata, layer '\(layer.name)': \(reason)")
+            }
+            guard seen.insert(layer.name).inserted else { throw fail("listed twice") }
+            do {
+                let format = try QuantFormat(scheme: try QuantScheme(parsing: layer.scheme), bits: layer.bits,
+                                             granularity: try Granularity(parsing: layer.granularity))
+                let groups = try GroupLayout(granularity: format.granularity, shape: layer.shape).groupCount
+                guard groups == layer.groups else { throw fail("\(layer.groups) groups, but \(format.granularity) on \(layer.shape) has \(groups)") }
+                return (layer, format)
+            } catch let error as QuantError {
+                throw fail(error.description)
+            }
+        }
+    }
+
+    /// One line for `inspect`: mode, settings, and with `mixed` what the layers use.
+    public var summary: String {
+        var text = "\(mode) \(scheme) "
+        if granularity == GranularityChoice.mixed.description {
+            text += "mixed"
+            if let budget = budgetBitsPerWeight { text += " (budget \(budget) bits/weight, up to \(bits)-bit)" } else { text += " \(bits)-bit" }
+            var counts: [String: Int] = [:]
+            for layer in layers { counts["\(layer.bits)-bit \(layer.granularity)", default: 0] += 1 }
+            text += ": " + counts.sorted { $0.key < $1.key }.map { "\($0.value) x \($0.key)" }.joined(separator: ", ")
+        } else {
+            text += "\(bits)-bit \(granularity)"
+        }
+        text += "; \(layers.count) convs quantized, \(kept.count) kept full precision"
+        if !kept.isEmpty { text += " (\(kept.joined(separator: ", ")))" }
+        return text
+    }
+
+    private static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            return "missing '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
+        case DecodingError.dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not JSON" : "bad value at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
+        default:
+            return "\(error)"
+        }
+    }
+}
