@@ -18,4 +18,13 @@ public enum JSONOutput {
             throw EvalError.writeFailed(path: path, reason: (error as NSError).localizedDescription)
         }
     }
+
+    /// Text files (CSV, Markdown, SVG), atomically too.
+    public static func writeText(_ text: String, to path: String) throws {
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw EvalError.writeFailed(path: path, reason: (error as NSError).localizedDescription)
+        }
+    }
 }

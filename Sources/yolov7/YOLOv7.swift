@@ -6,7 +6,7 @@ struct YOLOv7: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "yolov7",
         abstract: "YOLOv7 inference on CPU, with quantized weights.",
-        subcommands: [DetectCommand.self, EvalCommand.self, CompareCommand.self, QuantizeCommand.self,
+        subcommands: [DetectCommand.self, EvalCommand.self, CompareCommand.self, QuantizeCommand.self, SweepCommand.self,
                       ForwardCommand.self, InspectCommand.self, ConvertCommand.self])
 }
 
