@@ -23,7 +23,10 @@ let package = Package(
         // Tiny C targets: libjpeg/libpng error handling needs setjmp, which Swift cannot do.
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),
-        .target(name: "YOLOTensor", dependencies: ["CBLAS"],
+        // Conv epilogues built for AVX-512 / AVX2 / baseline and picked at load (target_clones):
+        // Swift code is compiled for baseline x86-64 only.
+        .target(name: "CVectorMath", path: "Sources/CVectorMath"),
+        .target(name: "YOLOTensor", dependencies: ["CBLAS", "CVectorMath"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "YOLOModel", dependencies: ["YOLOTensor", "Yams"]),
         .target(name: "YOLOQuant", dependencies: ["YOLOModel", "YOLOTensor"]),

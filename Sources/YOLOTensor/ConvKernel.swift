@@ -95,61 +95,87 @@ public enum ConvKernel {
     /// Largest im2col tile, in floats: bounds scratch memory for big early layers (32 MiB).
     public static let maxScratchFloats = 8 << 20
 
-    /// Fast convolution: im2col in row tiles, then one sgemm per tile and group, then a fused
-    /// bias + activation pass. Writes channels `[channelOffset, channelOffset + F)` of `output`,
-    /// so a conv can write straight into its slice of a later concat.
+    /// Fast convolution on tensors: writes channels `[channelOffset, channelOffset + F)` of
+    /// `output`, so a conv can write straight into its slice of a later concat. The arrays are
+    /// moved into a workspace and back, never copied.
     public static func forward(input: Tensor, weight: [Float], bias: [Float],
                                geometry g: ConvGeometry, activation: Activation,
                                into output: inout Tensor, channelOffset: Int = 0,
-                               scratch: inout [Float], tileLimit: Int = maxScratchFloats) {
-        let inShape = input.featureShape
-        let outShape = output.featureShape
+                               scratch: inout [Float], prepared: PreparedWeights? = nil,
+                               tileLimit: Int = maxScratchFloats, workers: Int = Parallel.workers) {
+        var ws = Workspace()
+        ws.input = input.data
+        swap(&ws.arena, &output.data)
+        swap(&ws.scratch, &scratch)
+        let outView = FeatureView(offset: 0, shape: output.featureShape)
+        forward(&ws, input: FeatureView(storage: .input, offset: 0, shape: input.featureShape),
+                output: outView.channels(channelOffset, g.outChannels), weight: weight, bias: bias,
+                geometry: g, activation: activation, prepared: prepared, tileLimit: tileLimit, workers: workers)
+        swap(&ws.arena, &output.data)
+        swap(&ws.scratch, &scratch)
+    }
+
+    /// Convenience: allocates the output.
+    public static func forward(input: Tensor, weight: [Float], bias: [Float],
+                               geometry g: ConvGeometry, activation: Activation,
+                               workers: Int = Parallel.workers) -> Tensor {
+        var out = Tensor(zeros: g.outputShape(input.featureShape))
+        var scratch: [Float] = []
+        forward(input: input, weight: weight, bias: bias, geometry: g, activation: activation,
+                into: &out, scratch: &scratch, workers: workers)
+        return out
+    }
+
+    /// Whether 3x3 stride-1 convs go through Winograd F(2x2, 3x3) (see `Winograd`); off only
+    /// to measure the difference (`bench --no-winograd`).
+    nonisolated(unsafe) public static var useWinograd = true
+
+    /// Fast convolution between two views of a workspace: Winograd for the 3x3 stride-1 convs
+    /// it applies to, else im2col (none for 1x1 stride-1) and single-threaded sgemm per tile on
+    /// `workers` threads, the bias + activation epilogue run on each tile while it is still in
+    /// cache (see `ConvTiling` for how work is split). `prepared` holds the weights in the form
+    /// the fast path wants (made once by the caller); without it they are transformed per call.
+    public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView,
+                               weight: [Float], bias: [Float], geometry g: ConvGeometry, activation: Activation,
+                               prepared: PreparedWeights? = nil, tileLimit: Int = maxScratchFloats,
+                               workers requested: Int? = nil) {
+        let workers = requested ?? ws.threadCount
+        if useWinograd && Winograd.applies(g) {
+            let u = prepared?.winograd
+                ?? Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels)
+            Winograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
+                             activation: activation, workers: workers)
+            return
+        }
+        let inShape = input.shape
+        let outShape = output.shape
         let (oh, ow) = g.outputSize(height: inShape.height, width: inShape.width)
         precondition(inShape.channels == g.inChannels, "conv: input has \(inShape.channels) channels, weights want \(g.inChannels)")
         precondition(outShape.height == oh && outShape.width == ow && outShape.batch == inShape.batch
-                     && channelOffset + g.outChannels <= outShape.channels, "conv: output slice does not fit")
+                     && outShape.channels == g.outChannels && output.storage == .arena, "conv: output view does not fit")
         precondition(weight.count == g.weightCount && bias.count == g.outChannels, "conv: weight/bias size")
+        let tiling = ConvTiling(geometry: g, input: inShape, workers: workers, tileLimit: tileLimit)
+        ws.reserveScratch(tiling.scratchFloats)
         let cPerGroup = g.inChannels / g.groups
         let fPerGroup = g.outChannels / g.groups
         let k = g.filterSize
-        let plane = oh * ow
-        // Rows of output per tile, so that the im2col tile stays under maxScratchFloats.
-        let rowsPerTile = g.isPointwise ? oh : max(1, min(oh, tileLimit / max(1, k * ow)))
-        if !g.isPointwise && scratch.count < k * rowsPerTile * ow {
-            scratch = [Float](repeating: 0, count: k * rowsPerTile * ow)
-        }
-        input.data.withUnsafeBufferPointer { xBuf in
-            weight.withUnsafeBufferPointer { wBuf in
-                output.data.withUnsafeMutableBufferPointer { yBuf in
-                    scratch.withUnsafeMutableBufferPointer { colBuf in
-                        for n in 0..<inShape.batch {
-                            for grp in 0..<g.groups {
-                                let x = xBuf.baseAddress! + (n * inShape.channels + grp * cPerGroup) * inShape.planeSize
-                                let w = wBuf.baseAddress! + grp * fPerGroup * k
-                                let y = yBuf.baseAddress! + (n * outShape.channels + channelOffset + grp * fPerGroup) * plane
-                                if g.isPointwise {
-                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                                Int32(fPerGroup), Int32(plane), Int32(k), 1,
-                                                w, Int32(k), x, Int32(plane), 0, y, Int32(plane))
-                                    continue
-                                }
-                                var oy0 = 0
-                                while oy0 < oh {
-                                    let rows = min(rowsPerTile, oh - oy0)
-                                    let cols = rows * ow
-                                    im2col(x, channels: cPerGroup, height: inShape.height, width: inShape.width,
-                                           geometry: g, outWidth: ow, rowStart: oy0, rowCount: rows,
-                                           into: colBuf.baseAddress!)
-                                    // C[f, plane-slice] = W[f, k] * col[k, cols], ldc = full plane.
-                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                                Int32(fPerGroup), Int32(cols), Int32(k), 1,
-                                                w, Int32(k), colBuf.baseAddress!, Int32(cols), 0,
-                                                y + oy0 * ow, Int32(plane))
-                                    oy0 += rows
+        let inPlane = inShape.planeSize, plane = oh * ow
+        let fromInput = input.storage == .input
+        ws.arena.withUnsafeMutableBufferPointer { arenaBuf in
+            ws.input.withUnsafeBufferPointer { inputBuf in
+                ws.scratch.withUnsafeMutableBufferPointer { scratchBuf in
+                    weight.withUnsafeBufferPointer { wBuf in
+                        bias.withUnsafeBufferPointer { bBuf in
+                            let xBase = fromInput ? inputBuf.baseAddress! : UnsafePointer(arenaBuf.baseAddress!)
+                            for n in 0..<inShape.batch {
+                                for grp in 0..<g.groups {
+                                    run(tiling,
+                                        x: xBase + input.offset + n * input.batchStride + grp * cPerGroup * inPlane,
+                                        y: arenaBuf.baseAddress! + output.offset + n * output.batchStride + grp * fPerGroup * plane,
+                                        w: wBuf.baseAddress! + grp * fPerGroup * k, bias: bBuf.baseAddress! + grp * fPerGroup,
+                                        scratch: scratchBuf.baseAddress!, activation: activation, workers: workers)
                                 }
                             }
-                            let y = yBuf.baseAddress! + (n * outShape.channels + channelOffset) * plane
-                            biasActivate(y, channels: g.outChannels, plane: plane, bias: bias, activation: activation)
                         }
                     }
                 }
@@ -157,74 +183,207 @@ public enum ConvKernel {
         }
     }
 
-    /// Convenience: allocates the output.
-    public static func forward(input: Tensor, weight: [Float], bias: [Float],
-                               geometry g: ConvGeometry, activation: Activation) -> Tensor {
-        var out = Tensor(zeros: g.outputShape(input.featureShape))
-        var scratch: [Float] = []
-        forward(input: input, weight: weight, bias: bias, geometry: g, activation: activation,
-                into: &out, scratch: &scratch)
-        return out
+    /// One group of one batch item: `y[F, plane] = act(W[F, K] * cols(x)[K, plane] + b)`.
+    static func run(_ t: ConvTiling, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                    w: UnsafePointer<Float>, bias: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                    activation: Activation, workers: Int) {
+        let m = t.filters, k = t.depth, plane = t.plane, ow = t.outWidth
+        switch t.mode {
+        case .columns:
+            Parallel.forEachTask(t.tasks, workers: workers) { worker, task in
+                let c0: Int, cols: Int
+                let b: UnsafePointer<Float>, ldb: Int
+                if t.pointwise {
+                    c0 = task * t.columnsPerTask
+                    cols = min(t.columnsPerTask, plane - c0)
+                    b = x + c0
+                    ldb = plane
+                } else {
+                    let rows = t.columnsPerTask / ow
+                    let oy0 = task * rows
+                    let rowCount = min(rows, t.outHeight - oy0)
+                    c0 = oy0 * ow
+                    cols = rowCount * ow
+                    let col = scratch + worker * t.scratchPerWorker
+                    im2col(x, channels: 0..<t.channels, height: t.inHeight, width: t.inWidth, geometry: t.geometry,
+                           outWidth: ow, rowStart: oy0, rowCount: rowCount, into: col)
+                    b = UnsafePointer(col)
+                    ldb = cols
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(cols), Int32(k), 1,
+                            w, Int32(k), b, Int32(ldb), 0, y + c0, Int32(plane))
+                for f in 0..<m { activation.biasActivate(y + f * plane + c0, count: cols, bias: bias[f]) }
+            }
+        case .filters:
+            let b: UnsafePointer<Float>
+            if t.pointwise {
+                b = x
+            } else {
+                // The whole column matrix once, split over input channels.
+                Parallel.forEachChunk(t.channels, minPerChunk: 4, workers: workers) { range in
+                    im2col(x, channels: range, height: t.inHeight, width: t.inWidth, geometry: t.geometry,
+                           outWidth: ow, rowStart: 0, rowCount: t.outHeight, into: scratch)
+                }
+                b = UnsafePointer(scratch)
+            }
+            Parallel.forEachTask(t.tasks, workers: workers) { _, task in
+                let f0 = task * t.filtersPerTask
+                let fm = min(t.filtersPerTask, m - f0)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(fm), Int32(plane), Int32(k), 1,
+                            w + f0 * k, Int32(k), b, Int32(plane), 0, y + f0 * plane, Int32(plane))
+                for f in f0..<(f0 + fm) { activation.biasActivate(y + f * plane, count: plane, bias: bias[f]) }
+            }
+        }
     }
 
-    /// Unrolls output rows `[rowStart, rowStart + rowCount)` into a `[C*kh*kw, rowCount*outW]` matrix.
+    /// The whole column matrix `[C*kh*kw, outH*outW]` of one image (ungrouped): what the fast
+    /// path builds tile by tile, for tests and benchmarks.
+    public static func unfold(_ input: Tensor, geometry g: ConvGeometry) -> [Float] {
+        let s = input.featureShape
+        let (oh, ow) = g.outputSize(height: s.height, width: s.width)
+        var col = [Float](repeating: 0, count: g.inChannels * g.kernelH * g.kernelW * oh * ow)
+        input.data.withUnsafeBufferPointer { x in
+            col.withUnsafeMutableBufferPointer { c in
+                im2col(x.baseAddress!, channels: 0..<g.inChannels, height: s.height, width: s.width, geometry: g,
+                       outWidth: ow, rowStart: 0, rowCount: oh, into: c.baseAddress!)
+            }
+        }
+        return col
+    }
+
+    /// Unrolls output rows `[rowStart, rowStart + rowCount)` of input channels `channels` into
+    /// rows `c*kh*kw + i*kw + j` of a `[C*kh*kw, rowCount*outW]` matrix at `col`.
     @inline(__always)
-    static func im2col(_ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
+    static func im2col(_ x: UnsafePointer<Float>, channels: Range<Int>, height: Int, width: Int,
                        geometry g: ConvGeometry, outWidth ow: Int, rowStart: Int, rowCount: Int,
                        into col: UnsafeMutablePointer<Float>) {
         let cols = rowCount * ow
-        var row = 0
-        for c in 0..<channels {
+        let s = g.stride
+        for c in channels {
             let xc = x + c * height * width
             for i in 0..<g.kernelH {
                 for j in 0..<g.kernelW {
-                    let dst = col + row * cols
+                    let dst = col + ((c * g.kernelH + i) * g.kernelW + j) * cols
+                    // Output columns whose input column ox*s - p + j is inside the image.
+                    let shift = j - g.padding
+                    let lo = min(ow, max(0, (-shift + s - 1) / s))
+                    let hi = max(lo, min(ow, (width - shift + s - 1) / s))
                     for r in 0..<rowCount {
-                        let iy = (rowStart + r) * g.stride - g.padding + i
+                        let iy = (rowStart + r) * s - g.padding + i
                         let d = dst + r * ow
                         if iy < 0 || iy >= height {
                             d.update(repeating: 0, count: ow)
                             continue
                         }
-                        let src = xc + iy * width
-                        if g.stride == 1 {
-                            // Contiguous run with zero borders.
-                            let shift = j - g.padding
-                            let lo = min(ow, max(0, -shift))
-                            let hi = max(lo, min(ow, width - shift))
-                            if lo > 0 { d.update(repeating: 0, count: lo) }
-                            if hi > lo { (d + lo).update(from: src + lo + shift, count: hi - lo) }
-                            if hi < ow { (d + hi).update(repeating: 0, count: ow - hi) }
+                        let src = xc + iy * width + shift
+                        if lo > 0 { d.update(repeating: 0, count: lo) }
+                        if s == 1 {
+                            if hi > lo { (d + lo).update(from: src + lo, count: hi - lo) }
+                        } else if s == 2 {
+                            // A constant stride lets the compiler vectorise the gather (load pairs, keep evens).
+                            for ox in lo..<hi { d[ox] = src[2 * ox] }
                         } else {
-                            for ox in 0..<ow {
-                                let ix = ox * g.stride - g.padding + j
-                                d[ox] = (ix >= 0 && ix < width) ? src[ix] : 0
-                            }
+                            for ox in lo..<hi { d[ox] = src[ox * s] }
                         }
+                        if hi < ow { (d + hi).update(repeating: 0, count: ow - hi) }
                     }
-                    row += 1
                 }
             }
         }
     }
+}
 
-    @inline(__always)
-    static func biasActivate(_ y: UnsafeMutablePointer<Float>, channels: Int, plane: Int,
-                             bias: [Float], activation: Activation) {
-        for f in 0..<channels {
-            let b = bias[f]
-            let p = y + f * plane
-            switch activation {
-            case .identity:
-                for i in 0..<plane { p[i] += b }
-            case .leakyReLU(let s):
-                for i in 0..<plane { let v = p[i] + b; p[i] = v >= 0 ? v : v * s }
-            case .relu:
-                for i in 0..<plane { p[i] = max(p[i] + b, 0) }
-            default:
-                for i in 0..<plane { p[i] = activation.apply(p[i] + b) }
+/// A conv's weights rearranged for its fast path, made once per weight set: the Winograd
+/// transform `[16][F][C]` for the convs it applies to (16/9 the size of the weights).
+public struct PreparedWeights: Sendable {
+    public let winograd: [Float]?
+
+    public init(weight: [Float], geometry g: ConvGeometry) {
+        winograd = Winograd.applies(g) ? Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels) : nil
+    }
+
+    public var bytes: Int { (winograd?.count ?? 0) * MemoryLayout<Float>.size }
+}
+
+/// How one conv's work is split. `columns`: tasks are tiles of output columns (whole output
+/// rows when im2col is needed), each im2col'd into its worker's scratch, multiplied by all
+/// filters and finished while hot. `filters`: for small planes, where column tiles would be too
+/// thin to keep the GEMM efficient, the column matrix is built once and tasks are blocks of filters.
+struct ConvTiling {
+    enum Mode { case columns, filters }
+    /// A GEMM narrower than this wastes its weight packing (each tile re-packs all the weights).
+    static let minColumns = 256
+    /// im2col tile target in floats (1 MiB: a core's L2 on the machines this was tuned on).
+    static let tileFloats = 256 << 10
+    static let maxColumns = 4096
+    /// Planes up to this many pixels (40x40) are multiplied whole.
+    static let smallPlane = 1600
+
+    let geometry: ConvGeometry
+    let mode: Mode
+    let pointwise: Bool
+    let channels: Int, filters: Int, depth: Int
+    let inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int, plane: Int
+    let tasks: Int
+    let columnsPerTask: Int
+    let filtersPerTask: Int
+    let scratchPerWorker: Int
+    let scratchFloats: Int
+
+    init(geometry g: ConvGeometry, input: FeatureShape, workers: Int, tileLimit: Int) {
+        geometry = g
+        pointwise = g.isPointwise
+        channels = g.inChannels / g.groups
+        filters = g.outChannels / g.groups
+        depth = g.filterSize
+        inHeight = input.height
+        inWidth = input.width
+        (outHeight, outWidth) = g.outputSize(height: input.height, width: input.width)
+        plane = outHeight * outWidth
+        let w = max(1, workers)
+        // One call per worker's share when the whole column matrix is small: sgemm packs each
+        // weight once per call, and column tiles of a small plane would re-pack all the weights
+        // for little work each (the deep 20x20 and 40x40 layers).
+        let wholeMatrix = plane <= Self.smallPlane && depth * plane <= tileLimit
+        if !wholeMatrix && (w == 1 || plane >= 2 * w * Self.minColumns) {
+            mode = .columns
+            // Wide enough to amortise packing, small enough to stay in cache, and at least two
+            // tasks per worker so a slower core does not hold up the layer.
+            var target = min(Self.maxColumns, max(Self.minColumns, Self.tileFloats / depth))
+            if w > 1 { target = min(target, max(Self.minColumns, plane / (2 * w))) }
+            if pointwise {
+                columnsPerTask = min(plane, target)
+            } else {
+                let rowLimit = max(1, min(tileLimit / max(1, depth * outWidth), outHeight))
+                let rows = max(1, min(rowLimit, target / outWidth))
+                columnsPerTask = rows * outWidth
             }
+            filtersPerTask = filters
+            tasks = pointwise ? (plane + columnsPerTask - 1) / columnsPerTask
+                : (outHeight + columnsPerTask / outWidth - 1) / (columnsPerTask / outWidth)
+            scratchPerWorker = pointwise ? 0 : depth * columnsPerTask
+            scratchFloats = scratchPerWorker * min(w, tasks)
+        } else {
+            mode = .filters
+            columnsPerTask = plane
+            // Blocks of 16 filters (the AVX-512 sgemm kernel's tile height), two per worker (each
+            // block re-packs the column matrix, but one slow core should not hold up the layer).
+            let block = w == 1 ? filters : max(16, (filters + 2 * w - 1) / (2 * w) + 15) / 16 * 16
+            filtersPerTask = min(filters, block)
+            tasks = (filters + filtersPerTask - 1) / filtersPerTask
+            scratchPerWorker = 0
+            scratchFloats = pointwise ? 0 : depth * plane
         }
+    }
+}
+
+/// Plain matrix products through BLAS (row-major), for tests and benchmarks of GEMM shapes.
+public enum Matrix {
+    /// `c[m x n] = a[m x k] * b[k x n]`.
+    public static func multiply(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, into c: inout [Float]) {
+        precondition(a.count >= m * k && b.count >= k * n && c.count >= m * n, "multiply: sizes")
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
+                    a, Int32(k), b, Int32(n), 0, &c, Int32(n))
     }
 }
 

@@ -87,12 +87,12 @@ struct DetectCommand: ParsableCommand {
             let options = NMSOptions(confThreshold: conf, iouThreshold: iou, classes: classes.isEmpty ? nil : classes,
                                      agnostic: agnostic, multiLabel: false, maxDetections: maxDet)
 
-            // Both cores: with several images, one image per core and single-threaded BLAS
+            // Both cores: with several images, one image per core and single-threaded kernels
             // (decode, letterbox, NMS and drawing run in parallel too); one image gets all
-            // cores inside BLAS instead.
+            // cores inside the conv kernels instead.
             let cores = threads ?? ProcessInfo.processInfo.activeProcessorCount
             let workers = max(1, min(cores, paths.count))
-            BLASThreads.set(workers > 1 ? 1 : cores)
+            ComputeThreads.set(workers > 1 ? 1 : cores)
 
             var results = [Result<(ImageDetections, Double), Error>?](repeating: nil, count: paths.count)
             let lock = NSLock()

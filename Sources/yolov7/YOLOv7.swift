@@ -7,11 +7,13 @@ struct YOLOv7: ParsableCommand {
         commandName: "yolov7",
         abstract: "YOLOv7 inference on CPU, with quantized weights.",
         subcommands: [DetectCommand.self, EvalCommand.self, CompareCommand.self, QuantizeCommand.self, SweepCommand.self,
-                      ForwardCommand.self, InspectCommand.self, ConvertCommand.self])
+                      BenchCommand.self, ForwardCommand.self, InspectCommand.self, ConvertCommand.self])
 }
 
 /// Runs a subcommand body, turning any error into one line on stderr and exit status 1.
 func runReportingErrors(_ body: () throws -> Void) throws {
+    // Line-buffered stdout, so per-image and per-setting lines reach a log file as they happen.
+    setvbuf(stdout, nil, _IOLBF, 0)
     do {
         try body()
     } catch let exit as ExitCode {

@@ -54,6 +54,12 @@ public struct Checkpoint: Sendable {
         try load(archive: try ZipArchive(path: path))
     }
 
+    /// Loads from the bytes of a whole checkpoint file already in memory; `path` only names
+    /// them in errors. The fuzzers (Fuzz/) enter here.
+    public static func load(data: Data, path: String) throws -> Checkpoint {
+        try load(archive: try ZipArchive(path: path, bytes: data))
+    }
+
     /// Loads from an archive already opened (in memory, for tests).
     static func load(archive: ZipArchive) throws -> Checkpoint {
         var loader = try CheckpointLoader(archive: archive)

@@ -1,3 +1,4 @@
+import CYaml
 import Foundation
 import Yams
 
@@ -35,16 +36,36 @@ public struct ModelConfig: Equatable, Sendable {
 
     public var anchorsPerLevel: Int { anchors.first.map { $0.count / 2 } ?? 0 }
 
+    /// Model YAML is a few kilobytes (the largest official config, yolov7-e6e, is under 10 KB);
+    /// more is refused unread. The text may come from a weights file's metadata, untrusted.
+    public static let maxYAMLBytes = 1 << 20
+    /// Deepest nesting of YAML collections accepted (official configs nest 4 deep). Yams builds
+    /// its node tree recursively and overflows the stack at a few thousand levels, so the depth
+    /// is measured on libyaml's event stream, without recursion, before Yams runs.
+    public static let maxYAMLDepth = 64
+    /// Values the parsed tree may expand to (official configs hold up to 2,251): aliases can
+    /// repeat a subtree at every level ("billion laughs"), so a small text could otherwise
+    /// unfold into billions of values.
+    public static let maxYAMLValues = 100_000
+
     /// Parses YAML text (a `cfg/*.yaml` file or the stored metadata copy).
     public static func parse(yaml text: String, origin: String) throws -> ModelConfig {
+        func fail(_ reason: String) -> YOLOModelError { .invalidConfig(source: origin, reason: reason) }
+        guard text.utf8.count <= maxYAMLBytes else {
+            throw fail("YAML of \(text.utf8.count) bytes exceeds the \(maxYAMLBytes)-byte limit")
+        }
+        guard YAMLDepth.deepest(text, stoppingAbove: maxYAMLDepth) <= maxYAMLDepth else {
+            throw fail("YAML nested more than \(maxYAMLDepth) deep")
+        }
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
         } catch {
-            throw YOLOModelError.invalidConfig(source: origin, reason: "not valid YAML (\(String(describing: error).split(separator: "\n").first ?? ""))")
+            throw fail("not valid YAML (\(String(describing: error).split(separator: "\n").first ?? ""))")
         }
-        guard let node else { throw YOLOModelError.invalidConfig(source: origin, reason: "empty YAML") }
-        return try ModelConfig(value: ConfigValue(yamlNode: node), origin: origin)
+        guard let node else { throw fail("empty YAML") }
+        var budget = maxYAMLValues
+        return try ModelConfig(value: ConfigValue(yamlNode: node, depth: 0, budget: &budget, origin: origin), origin: origin)
     }
 
     public static func load(path: String) throws -> ModelConfig {
@@ -121,9 +142,52 @@ public struct ModelConfig: Equatable, Sendable {
     public var yamlText: String { source.yamlFlowText }
 }
 
+/// How deep a YAML text's collections nest, read from libyaml's events (a loop, no recursion).
+enum YAMLDepth {
+    /// The deepest nesting, or the first depth above `limit` (the scan stops there). Syntax
+    /// errors end the scan with the depth so far: Yams reports them when it parses.
+    static func deepest(_ text: String, stoppingAbove limit: Int) -> Int {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else { return 0 }
+        defer { yaml_parser_delete(&parser) }
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBufferPointer { buffer -> Int in
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            var depth = 0
+            var deepest = 0
+            while true {
+                var event = yaml_event_t()
+                guard yaml_parser_parse(&parser, &event) == 1 else { return deepest }
+                let type = event.type
+                yaml_event_delete(&event)
+                switch type {
+                case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+                    depth += 1
+                    deepest = max(deepest, depth)
+                    if deepest > limit { return deepest }
+                case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+                    depth -= 1
+                case YAML_STREAM_END_EVENT, YAML_NO_EVENT:
+                    return deepest
+                default:
+                    break
+                }
+            }
+        }
+    }
+}
+
 extension ConfigValue {
-    /// Converts a Yams node tree, keeping mapping order.
-    init(yamlNode node: Node) {
+    /// Converts a Yams node tree, keeping mapping order. Aliases are already resolved into
+    /// shared subtrees, so depth and size are checked here again, on the expanded tree.
+    init(yamlNode node: Node, depth: Int, budget: inout Int, origin: String) throws {
+        budget -= 1
+        guard budget >= 0 else {
+            throw YOLOModelError.invalidConfig(source: origin, reason: "YAML expands to more than \(ModelConfig.maxYAMLValues) values (aliases)")
+        }
+        guard depth <= ModelConfig.maxYAMLDepth else {
+            throw YOLOModelError.invalidConfig(source: origin, reason: "YAML nested more than \(ModelConfig.maxYAMLDepth) deep (aliases)")
+        }
         switch node {
         case .scalar(let scalar):
             // Quoted scalars stay strings; plain ones are resolved as YAML 1.1 core types.
@@ -135,9 +199,16 @@ extension ConfigValue {
             }
             self = .string(scalar.string)
         case .sequence(let seq):
-            self = .list(seq.map { ConfigValue(yamlNode: $0) })
+            var items: [ConfigValue] = []
+            for item in seq { items.append(try ConfigValue(yamlNode: item, depth: depth + 1, budget: &budget, origin: origin)) }
+            self = .list(items)
         case .mapping(let map):
-            self = .dict(map.map { (key: $0.key.string ?? "", value: ConfigValue(yamlNode: $0.value)) })
+            var entries: [(key: String, value: ConfigValue)] = []
+            for pair in map {
+                entries.append((key: pair.key.string ?? "",
+                                value: try ConfigValue(yamlNode: pair.value, depth: depth + 1, budget: &budget, origin: origin)))
+            }
+            self = .dict(entries)
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import YOLOTensor
 
 /// Something that can hand out a conv's FP32 weights on demand: the packed quantized formats
@@ -38,8 +39,15 @@ public final class ConvUnit {
     public let name: String
     public let geometry: ConvGeometry
     public let activation: Activation
-    public var weights: ConvWeights
+    public var weights: ConvWeights {
+        didSet { preparedLock.withLock { preparedCache = nil } }
+    }
     public var bias: [Float]
+    /// Dense weights in the fast path's form (Winograd), made on first use; dropped when the
+    /// weights change. Quantized (provided) weights are transformed per pass instead, so a
+    /// packed model keeps only its codes resident.
+    private var preparedCache: PreparedWeights?
+    private let preparedLock = NSLock()
 
     public init(name: String, geometry: ConvGeometry, activation: Activation, weights: [Float], bias: [Float]) {
         precondition(weights.count == geometry.weightCount && bias.count == geometry.outChannels)
@@ -53,7 +61,7 @@ public final class ConvUnit {
     public func forward(_ x: Tensor, into output: inout Tensor, channelOffset: Int = 0, scratch: inout [Float]) {
         let w = weights.values()
         ConvKernel.forward(input: x, weight: w, bias: bias, geometry: geometry, activation: activation,
-                           into: &output, channelOffset: channelOffset, scratch: &scratch)
+                           into: &output, channelOffset: channelOffset, scratch: &scratch, prepared: prepared)
     }
 
     public func forward(_ x: Tensor, scratch: inout [Float]) -> Tensor {
@@ -64,4 +72,26 @@ public final class ConvUnit {
 
     /// The dense FP32 weights as a tensor `[F, C/g, kh, kw]`.
     public var weightTensor: Tensor { Tensor(shape: geometry.weightShape, data: weights.values()) }
+}
+
+extension ConvUnit {
+    /// Planned pass: from one workspace view into another (a slice of a concat, or a temporary).
+    public func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, activation act: Activation? = nil) {
+        ConvKernel.forward(&ws, input: input, output: output, weight: weights.values(), bias: bias,
+                           geometry: geometry, activation: act ?? activation, prepared: prepared)
+    }
+
+    /// The prepared form of dense weights (nil for quantized ones, or when there is none).
+    public var prepared: PreparedWeights? {
+        guard Winograd.applies(geometry), case .dense(let w) = weights else { return nil }
+        return preparedLock.withLock {
+            if let p = preparedCache { return p }
+            let p = PreparedWeights(weight: w, geometry: geometry)
+            preparedCache = p
+            return p
+        }
+    }
+
+    /// Bytes of prepared weights made so far.
+    public var preparedBytes: Int { preparedLock.withLock { preparedCache?.bytes ?? 0 } }
 }

@@ -85,4 +85,46 @@ public final class DetectLayer: Layer {
     public func flops(_ inputs: [FeatureShape]) -> Double {
         zip(levels, inputs).reduce(0) { $0 + $1.0.geometry.flops($1.1) }
     }
+
+    /// One level's raw conv output at a time.
+    public func temporaryFloats(_ inputs: [FeatureShape]) -> Int {
+        zip(levels, inputs).map { TemporaryArena.aligned($0.geometry.outputShape($1).count) }.max() ?? 0
+    }
+
+    /// Planned pass: the prediction goes to `ws.result` (`[batch, rows, 5 + nc]`), not to an
+    /// arena view. The sigmoid runs in the conv epilogue, the transpose to rows in a kernel, and
+    /// only the four box columns are decoded here.
+    public func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace) {
+        let no = outputsPerAnchor
+        let na = anchorsPerLevel
+        let batch = inputs[0].shape.batch
+        let rows = rowCount(inputs.map(\.shape))
+        ws.result = [Float](repeating: 0, count: batch * rows * no)
+        var rowBase = 0
+        for (l, conv) in levels.enumerated() {
+            let s = conv.geometry.outputShape(inputs[l].shape)
+            let raw = FeatureView(offset: temporary, shape: s)
+            conv.forward(&ws, input: inputs[l], output: raw, activation: .sigmoid)
+            FeatureOps.planesToRows(&ws, input: raw, width: no, rowOffset: rowBase, rowsPerItem: rows)
+            let stride = strides[l]
+            for n in 0..<batch {
+                for a in 0..<na {
+                    let (aw, ah) = anchorGrid[l][a]
+                    for y in 0..<s.height {
+                        var r = (n * rows + rowBase + (a * s.height + y) * s.width) * no
+                        for x in 0..<s.width {
+                            // As the official decode: y = sigmoid(raw), then xy and wh from y.
+                            let vx = ws.result[r], vy = ws.result[r + 1], vw = ws.result[r + 2], vh = ws.result[r + 3]
+                            ws.result[r] = (vx * 2 - 0.5 + Float(x)) * stride
+                            ws.result[r + 1] = (vy * 2 - 0.5 + Float(y)) * stride
+                            ws.result[r + 2] = (vw * 2) * (vw * 2) * aw
+                            ws.result[r + 3] = (vh * 2) * (vh * 2) * ah
+                            r += no
+                        }
+                    }
+                }
+            }
+            rowBase += na * s.planeSize
+        }
+    }
 }

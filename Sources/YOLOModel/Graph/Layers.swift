@@ -1,10 +1,17 @@
 import Foundation
 import YOLOTensor
 
-/// Reusable state for one forward pass: the im2col scratch buffer.
+/// Reusable state across forward passes: the im2col scratch of the tensor path, and for the
+/// planned path the workspace (arena, scratch) and the plan for the last input shape, so a
+/// steady stream of same-sized inputs allocates nothing but each prediction.
 public struct ForwardContext {
     public var scratch: [Float] = []
+    public var workspace = Workspace()
+    var plan: ExecutionPlan?
     public init() {}
+
+    /// Floats held by the workspace (arena + scratch), for memory reports.
+    public var workspaceFloats: Int { workspace.arena.count + workspace.scratch.count }
 }
 
 /// One row of the model config, ready to run.
@@ -17,6 +24,11 @@ public protocol Layer: AnyObject {
     func forward(_ inputs: [Tensor], context: inout ForwardContext) -> Tensor
     /// Multiply-adds x 2 for these inputs (convs only), for GFLOP/s figures.
     func flops(_ inputs: [FeatureShape]) -> Double
+    /// Arena floats the layer needs for its own temporaries in a planned pass.
+    func temporaryFloats(_ inputs: [FeatureShape]) -> Int
+    /// Planned pass: reads `inputs`, writes `output` (possibly a slice of a later concat), and
+    /// may use `temporaryFloats` floats of the arena from offset `temporary`.
+    func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace)
 }
 
 extension Layer {
@@ -24,6 +36,29 @@ extension Layer {
         guard let first = inputs.first else { return 0 }
         return convs.first.map { $0.geometry.flops(first) } ?? 0
     }
+
+    public func temporaryFloats(_ inputs: [FeatureShape]) -> Int { 0 }
+
+    /// Fallback for layers without a planned form: through tensors (allocates).
+    public func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace) {
+        var context = ForwardContext()
+        let result = forward(inputs.map { ws.tensor($0) }, context: &context)
+        ws.store(result, into: output)
+    }
+}
+
+/// Hands out consecutive arena regions for a layer's temporaries.
+struct TemporaryArena {
+    var next: Int
+
+    mutating func view(_ shape: FeatureShape) -> FeatureView {
+        let v = FeatureView(offset: next, shape: shape)
+        next += Self.aligned(shape.count)
+        return v
+    }
+
+    /// Regions start on 64-byte boundaries (16 floats).
+    static func aligned(_ floats: Int) -> Int { (floats + 15) / 16 * 16 }
 }
 
 func shapeError(_ module: String, _ reason: String) -> YOLOModelError {
@@ -55,6 +90,10 @@ public final class ConvLayer: Layer {
     public func forward(_ inputs: [Tensor], context: inout ForwardContext) -> Tensor {
         conv.forward(inputs[0], scratch: &context.scratch)
     }
+
+    public func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace) {
+        conv.forward(&ws, input: inputs[0], output: output)
+    }
 }
 
 /// MP (k x k, stride k) and SP (stride 1, same padding) max pools.
@@ -81,6 +120,10 @@ public final class MaxPoolLayer: Layer {
     public func forward(_ inputs: [Tensor], context: inout ForwardContext) -> Tensor {
         FeatureOps.maxPool(inputs[0], kernel: kernel, stride: stride, padding: padding)
     }
+
+    public func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace) {
+        FeatureOps.maxPool(&ws, input: inputs[0], output: output, kernel: kernel, stride: stride, padding: padding)
+    }
 }
 
 public final class UpsampleLayer: Layer {
@@ -98,6 +141,10 @@ public final class UpsampleLayer: Layer {
 
     public func forward(_ inputs: [Tensor], context: inout ForwardContext) -> Tensor {
         FeatureOps.upsampleNearest(inputs[0], scale: scale)
+    }
+
+    public func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace) {
+        FeatureOps.upsampleNearest(&ws, input: inputs[0], output: output, scale: scale)
     }
 }
 
@@ -119,6 +166,16 @@ public final class ConcatLayer: Layer {
     public func forward(_ inputs: [Tensor], context: inout ForwardContext) -> Tensor {
         FeatureOps.concatChannels(inputs)
     }
+
+    /// Parts the plan placed in their slice were written there by their producers: only the
+    /// others (the network input, a part used twice) are copied.
+    public func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace) {
+        var offset = 0
+        for x in inputs {
+            FeatureOps.copy(&ws, from: x, to: output.channels(offset, x.shape.channels))
+            offset += x.shape.channels
+        }
+    }
 }
 
 public final class ShortcutLayer: Layer {
@@ -134,6 +191,10 @@ public final class ShortcutLayer: Layer {
 
     public func forward(_ inputs: [Tensor], context: inout ForwardContext) -> Tensor {
         FeatureOps.add(inputs[0], inputs[1])
+    }
+
+    public func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace) {
+        FeatureOps.add(&ws, inputs[0], inputs[1], into: output)
     }
 }
 
@@ -154,6 +215,10 @@ public final class ReOrgLayer: Layer {
 
     public func forward(_ inputs: [Tensor], context: inout ForwardContext) -> Tensor {
         FeatureOps.reorg(inputs[0])
+    }
+
+    public func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace) {
+        FeatureOps.reorg(&ws, input: inputs[0], output: output)
     }
 }
 
@@ -206,6 +271,30 @@ public final class DownCLayer: Layer {
         p.width /= kernel
         return cv1.geometry.flops(x) + cv2.geometry.flops(a) + cv3.geometry.flops(p)
     }
+
+    func temporaryShapes(_ x: FeatureShape) -> (a: FeatureShape, pooled: FeatureShape) {
+        var p = x
+        p.height = (x.height - kernel) / kernel + 1
+        p.width = (x.width - kernel) / kernel + 1
+        return (cv1.geometry.outputShape(x), p)
+    }
+
+    public func temporaryFloats(_ inputs: [FeatureShape]) -> Int {
+        let t = temporaryShapes(inputs[0])
+        return TemporaryArena.aligned(t.a.count) + TemporaryArena.aligned(t.pooled.count)
+    }
+
+    public func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace) {
+        let x = inputs[0]
+        let shapes = temporaryShapes(x.shape)
+        var arena = TemporaryArena(next: temporary)
+        let a = arena.view(shapes.a), pooled = arena.view(shapes.pooled)
+        cv1.forward(&ws, input: x, output: a)
+        FeatureOps.maxPool(&ws, input: x, output: pooled, kernel: kernel, stride: kernel, padding: 0)
+        let c2 = cv2.geometry.outChannels
+        cv2.forward(&ws, input: a, output: output.channels(0, c2))
+        cv3.forward(&ws, input: pooled, output: output.channels(c2, cv3.geometry.outChannels))
+    }
 }
 
 /// SPPCSPC: cv7(cat(cv6(cv5(cat(x1, pools(x1)))), cv2(x))) with x1 = cv4(cv3(cv1(x))).
@@ -252,6 +341,38 @@ public final class SPPCSPCLayer: Layer {
         return cv1.geometry.flops(x) + cv2.geometry.flops(x) + cv3.geometry.flops(h) + cv4.geometry.flops(h)
             + cv5.geometry.flops(cat) + cv6.geometry.flops(h) + cv7.geometry.flops(cat2)
     }
+
+    /// cv1 out, cv3 out, cat(x1, pools), cv5 out, cat(cv6 out, cv2 out).
+    func temporaryShapes(_ x: FeatureShape) -> [FeatureShape] {
+        let h = cv1.geometry.outputShape(x)
+        func with(_ c: Int) -> FeatureShape { var s = h; s.channels = c; return s }
+        return [h, cv3.geometry.outputShape(h), with(cv5.geometry.inChannels), cv5.geometry.outputShape(with(cv5.geometry.inChannels)),
+                with(cv7.geometry.inChannels)]
+    }
+
+    public func temporaryFloats(_ inputs: [FeatureShape]) -> Int {
+        temporaryShapes(inputs[0]).reduce(0) { $0 + TemporaryArena.aligned($1.count) }
+    }
+
+    public func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace) {
+        let x = inputs[0]
+        var arena = TemporaryArena(next: temporary)
+        let t = temporaryShapes(x.shape).map { arena.view($0) }
+        let (t1, t3, cat1, t5, cat2) = (t[0], t[1], t[2], t[3], t[4])
+        cv1.forward(&ws, input: x, output: t1)
+        cv3.forward(&ws, input: t1, output: t3)
+        let c = cv4.geometry.outChannels
+        let x1 = cat1.channels(0, c)
+        cv4.forward(&ws, input: t3, output: x1)
+        for (i, k) in pools.enumerated() {
+            FeatureOps.maxPool(&ws, input: x1, output: cat1.channels((i + 1) * c, c), kernel: k, stride: 1, padding: k / 2)
+        }
+        cv5.forward(&ws, input: cat1, output: t5)
+        let c6 = cv6.geometry.outChannels
+        cv6.forward(&ws, input: t5, output: cat2.channels(0, c6))
+        cv2.forward(&ws, input: x, output: cat2.channels(c6, cv2.geometry.outChannels))
+        cv7.forward(&ws, input: cat2, output: output)
+    }
 }
 
 /// A row with number > 1: the same module repeated in sequence (`nn.Sequential`).
@@ -286,5 +407,37 @@ public final class RepeatLayer: Layer {
             s = [next]
         }
         return total
+    }
+
+    /// Shapes in and out of each stage.
+    func stageShapes(_ inputs: [FeatureShape]) -> [[FeatureShape]] {
+        var s = inputs
+        var all: [[FeatureShape]] = []
+        for stage in stages {
+            all.append(s)
+            s = [(try? stage.outputShape(s)) ?? s[0]]
+        }
+        all.append(s)
+        return all
+    }
+
+    /// Two ping-pong regions for the intermediate results, plus the stages' own temporaries.
+    public func temporaryFloats(_ inputs: [FeatureShape]) -> Int {
+        let shapes = stageShapes(inputs)
+        let middle = shapes.dropFirst().dropLast().map { TemporaryArena.aligned($0[0].count) }.max() ?? 0
+        let own = zip(stages, shapes).map { $0.temporaryFloats($1) }.max() ?? 0
+        return 2 * middle + own
+    }
+
+    public func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace) {
+        let shapes = stageShapes(inputs.map(\.shape))
+        let middle = shapes.dropFirst().dropLast().map { TemporaryArena.aligned($0[0].count) }.max() ?? 0
+        var current = inputs
+        for (i, stage) in stages.enumerated() {
+            let out = i == stages.count - 1 ? output
+                : FeatureView(offset: temporary + (i % 2) * middle, shape: shapes[i + 1][0])
+            stage.run(current, output: out, temporary: temporary + 2 * middle, workspace: &ws)
+            current = [out]
+        }
     }
 }

@@ -55,7 +55,38 @@ public final class YOLOModel {
         return forward(input, context: &context, observe: observe)
     }
 
+    /// The planned pass (see `ExecutionPlan`): activations in one reused arena, concat parts
+    /// written in place, kernels split over `Parallel.workers`.
     public func forward(_ input: Tensor, context: inout ForwardContext, observe: ((Int, Double) -> Void)? = nil) -> Tensor {
+        let shape = input.featureShape
+        if context.plan?.input != shape || context.plan?.model != ObjectIdentifier(self) {
+            context.plan = ExecutionPlan(model: self, input: shape)
+        }
+        let plan = context.plan!
+        if context.workspace.arena.count < plan.arenaFloats {
+            context.workspace.arena = []
+            context.workspace.arena = [Float](repeating: 0, count: plan.arenaFloats)
+        }
+        context.workspace.input = input.data
+        for node in nodes {
+            let start = observe == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            node.layer.run(plan.inputs[node.index], output: plan.outputs[node.index],
+                           temporary: plan.temporaries[node.index], workspace: &context.workspace)
+            if let observe {
+                observe(node.index, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            }
+        }
+        context.workspace.input = []
+        var result: [Float] = []
+        swap(&result, &context.workspace.result)
+        let rows = result.count / (shape.batch * detect.outputsPerAnchor)
+        return Tensor(shape: [shape.batch, rows, detect.outputsPerAnchor], data: result)
+    }
+
+    /// The plain pass: each layer's tensor form, each output a fresh tensor, freed after its
+    /// last reader. The reference the planned pass is tested against.
+    public func forwardReference(_ input: Tensor, context: inout ForwardContext,
+                                 observe: ((Int, Double) -> Void)? = nil) -> Tensor {
         var outputs = [Tensor?](repeating: nil, count: nodes.count)
         for node in nodes {
             let start = observe == nil ? 0 : DispatchTime.now().uptimeNanoseconds
@@ -69,6 +100,14 @@ public final class YOLOModel {
         }
         return outputs[nodes.count - 1]!
     }
+
+    /// Arena floats a planned pass on this input shape uses (activations and temporaries).
+    public func arenaFloats(for input: FeatureShape) -> Int {
+        ExecutionPlan(model: self, input: input).arenaFloats
+    }
+
+    /// Bytes of weights prepared for the fast path so far (Winograd transforms, made on first use).
+    public var preparedWeightBytes: Int { convs.reduce(0) { $0 + $1.preparedBytes } }
 
     /// Bytes held by conv weights and biases as loaded (packed weights count their packed size).
     public var weightBytes: Int {

@@ -1,0 +1,115 @@
+import YOLOTensor
+
+/// Where every activation of a forward pass lives, worked out once per input shape.
+///
+/// All activations share one arena. A concat's parts are written by their producers straight
+/// into the concat's channel slices (so Concat copies nothing), and buffers whose lifetimes
+/// (first write to last read, in node order) do not overlap share addresses: the arena is
+/// about the widest cut of the graph, not the sum of its layers.
+struct ExecutionPlan {
+    let model: ObjectIdentifier
+    let input: FeatureShape
+    /// Per node: where its output goes (the Detect head's is empty: it writes the result).
+    let outputs: [FeatureView]
+    let inputs: [[FeatureView]]
+    /// Per node: arena offset of its temporaries (0 when it has none).
+    let temporaries: [Int]
+    let arenaFloats: Int
+    /// Concat parts written in place, and the floats that saves over copying, for reports.
+    let inPlaceParts: Int
+
+    init(model: YOLOModel, input: FeatureShape) {
+        self.model = ObjectIdentifier(model)
+        self.input = input
+        let nodes = model.nodes
+        let count = nodes.count
+        let shapes: [FeatureShape]
+        do {
+            shapes = try model.shapes(for: input)
+        } catch {
+            preconditionFailure("forward: input \(input) does not fit the model: \(error)")
+        }
+        let head = count - 1
+
+        // 1. Concat parts placed in their slice: a node's output goes into the one concat that
+        //    reads it once, when the node is not the head. (A part read by other layers too is
+        //    fine: they read it from the slice.)
+        var parent = [(node: Int, channel: Int)?](repeating: nil, count: count)
+        var parts = 0
+        for node in nodes where node.layer is ConcatLayer {
+            var channel = 0
+            for j in node.inputs {
+                defer { channel += j < 0 ? input.channels : shapes[j].channels }
+                guard j >= 0, j != head, parent[j] == nil,
+                      node.inputs.filter({ $0 == j }).count == 1 else { continue }
+                parent[j] = (node.index, channel)
+                parts += 1
+            }
+        }
+        inPlaceParts = parts
+
+        // 2. Buffers: each root (a node not placed in a concat) owns one, live from the first
+        //    write of any node placed in it to the last read of any of them.
+        var lastRead = Array(0..<count)
+        for node in nodes { for j in node.inputs where j >= 0 { lastRead[j] = max(lastRead[j], node.index) } }
+        func root(_ i: Int) -> (node: Int, channel: Int) {
+            var (r, c) = (i, 0)
+            while let p = parent[r] { c += p.channel; r = p.node }
+            return (r, c)
+        }
+        struct Buffer { var size: Int; var first: Int; var last: Int; var offset = 0 }
+        var buffers: [Buffer] = []
+        var bufferOfRoot = [Int](repeating: -1, count: count)
+        for i in 0..<count where parent[i] == nil && i != head {
+            bufferOfRoot[i] = buffers.count
+            buffers.append(Buffer(size: TemporaryArena.aligned(shapes[i].count), first: i, last: lastRead[i]))
+        }
+        for i in 0..<count where parent[i] != nil {
+            let b = bufferOfRoot[root(i).node]
+            buffers[b].first = min(buffers[b].first, i)
+            buffers[b].last = max(buffers[b].last, lastRead[i])
+        }
+        var temporaryBuffer = [Int](repeating: -1, count: count)
+        for node in nodes {
+            let ins = node.inputs.map { $0 < 0 ? input : shapes[$0] }
+            let floats = node.layer.temporaryFloats(ins)
+            if floats > 0 {
+                temporaryBuffer[node.index] = buffers.count
+                buffers.append(Buffer(size: TemporaryArena.aligned(floats), first: node.index, last: node.index))
+            }
+        }
+
+        // 3. Addresses: largest first, each at the lowest offset clear of every placed buffer
+        //    whose lifetime overlaps its own (inclusive: a node's inputs, output and temporaries
+        //    never share memory).
+        var placed: [Int] = []
+        var end = 0
+        for b in buffers.indices.sorted(by: { (buffers[$0].size, buffers[$1].first) > (buffers[$1].size, buffers[$0].first) }) {
+            let live = placed.filter { buffers[$0].first <= buffers[b].last && buffers[b].first <= buffers[$0].last }
+                .map { (buffers[$0].offset, buffers[$0].offset + buffers[$0].size) }.sorted { $0.0 < $1.0 }
+            var offset = 0
+            for (lo, hi) in live {
+                if offset + buffers[b].size <= lo { break }
+                offset = max(offset, hi)
+            }
+            buffers[b].offset = offset
+            placed.append(b)
+            end = max(end, offset + buffers[b].size)
+        }
+        arenaFloats = end
+
+        // 4. Views.
+        var outputs = [FeatureView](repeating: FeatureView(offset: 0, shape: FeatureShape(batch: 0, channels: 0, height: 0, width: 0)),
+                                    count: count)
+        for i in 0..<count where i != head {
+            let (r, channel) = root(i)
+            let rootShape = shapes[r]
+            outputs[i] = FeatureView(offset: buffers[bufferOfRoot[r]].offset, shape: rootShape)
+                .channels(channel, shapes[i].channels)
+        }
+        self.outputs = outputs
+        let inputView = FeatureView(storage: .input, offset: 0, shape: input)
+        inputs = nodes.map { node in node.inputs.map { $0 < 0 ? inputView : outputs[$0] } }
+        temporaries = temporaryBuffer.map { $0 < 0 ? 0 : buffers[$0].offset }
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+@testable import YOLOModel
+import YOLOTensor
+
+/// The planned pass (one arena, concat parts written in place, threaded kernels) against the
+/// plain per-layer tensor pass, on configs that use every module: tiny (LeakyReLU, SP pools),
+/// yolov7 (SPPCSPC, RepConv, IDetect), e6 (ReOrg, DownC, IAuxDetect).
+struct PlannedForwardTests {
+    static func model(_ name: String, seed: UInt64) throws -> YOLOModel {
+        try ModelBuilder.build(config: try ModelConfig.load(path: Fixtures.configPath(name)),
+                               weights: RandomTensorSource(seed: seed))
+    }
+
+    static func input(batch: Int, size: Int) -> Tensor {
+        var s: UInt32 = 7
+        return Tensor(shape: [batch, 3, size, size], data: (0..<(batch * 3 * size * size)).map { _ in
+            s = s &* 1_664_525 &+ 1_013_904_223
+            return Float(s >> 8) / Float(1 << 24)
+        })
+    }
+
+    static func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
+        (zip(a.data, b.data).map { abs($0 - $1) }.max() ?? .infinity) / b.maxAbs
+    }
+
+    /// Same kernels on both sides except the head's sigmoid (FastMath in the planned pass, expf
+    /// in the plain one, 4e-7 apart) and BLAS tile shapes: 1e-5 relative.
+    @Test(arguments: [("training/yolov7-tiny", 1, 160), ("training/yolov7", 2, 128), ("training/yolov7-e6", 1, 128)])
+    func plannedMatchesReference(name: String, batch: Int, size: Int) throws {
+        let model = try Self.model(name, seed: 3)
+        let x = Self.input(batch: batch, size: size)
+        var plain = ForwardContext()
+        let reference = model.forwardReference(x, context: &plain)
+        for workers in [1, 2] {
+            var context = ForwardContext()
+            context.workspace.workers = workers
+            let out = model.forward(x, context: &context)
+            #expect(out.shape == reference.shape)
+            let err = Self.relativeError(out, reference)
+            #expect(err < 1e-5, "\(name) batch \(batch) workers \(workers): \(err)")
+            // Steady state: the second pass reuses the arena and gives the same numbers.
+            let arena = context.workspace.arena.count
+            let again = model.forward(x, context: &context)
+            #expect(context.workspace.arena.count == arena)
+            #expect(again.data == out.data)
+        }
+    }
+
+    /// The arena holds less than every activation at once, and every concat part of tiny is
+    /// placed in its slice.
+    @Test func arenaIsSmallerThanAllOutputs() throws {
+        let model = try Self.model("training/yolov7-tiny", seed: 4)
+        let input = FeatureShape(batch: 1, channels: 3, height: 320, width: 320)
+        let shapes = try model.shapes(for: input)
+        let all = shapes.dropLast().reduce(0) { $0 + $1.count }
+        let plan = ExecutionPlan(model: model, input: input)
+        #expect(plan.arenaFloats < all / 2, "arena \(plan.arenaFloats) floats, outputs \(all)")
+        let concatInputs = model.nodes.filter { $0.layer is ConcatLayer }.reduce(0) { $0 + $1.inputs.count }
+        #expect(plan.inPlaceParts == concatInputs)
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import Testing
+@testable import YOLOTensor
+
+/// The fast kernels of the planned pass against their plain forms: FastMath against libm,
+/// the threaded conv tilings and the workspace-view ops against the tensor references, on
+/// 1 and 2 workers and on batch-strided views (a batch-2 concat slice).
+struct FastMathTests {
+    /// Stated bound: 3e-7 relative over the clamped range (FastMath.exp's comment).
+    @Test func expIsAccurate() {
+        var worst = 0.0
+        var x: Float = -87
+        while x <= 88 {
+            let rel = abs(Double(FastMath.exp(x)) - Foundation.exp(Double(x))) / Foundation.exp(Double(x))
+            worst = max(worst, rel)
+            x += 0.0137
+        }
+        #expect(worst < 3e-7, "max relative error \(worst)")
+    }
+
+    @Test func siluAndSigmoidMatchLibm() {
+        var worstSiLU: Float = 0, worstSigmoid: Float = 0
+        var x: Float = -120
+        while x <= 120 {
+            let silu = Activation.silu.apply(x), sig = Activation.sigmoid.apply(x)
+            // Below 1e-20 (x < -45) only the absolute error matters, and both are ~0 there.
+            worstSiLU = max(worstSiLU, abs(FastMath.silu(x) - silu) / max(abs(silu), 1e-20))
+            worstSigmoid = max(worstSigmoid, abs(FastMath.sigmoid(x) - sig) / max(sig, 1e-20))
+            x += 0.00731
+        }
+        #expect(worstSiLU < 5e-7 && worstSigmoid < 5e-7, "SiLU \(worstSiLU), sigmoid \(worstSigmoid)")
+        #expect(FastMath.silu(-200) == 0 || abs(FastMath.silu(-200)) < 1e-30)
+        #expect(FastMath.silu(200) == 200 && FastMath.sigmoid(200) == 1)
+    }
+}
+
+struct VectorEpilogueTests {
+    /// The CVectorMath loops (AVX-512 on this machine) give FastMath's numbers exactly.
+    @Test func cLoopsEqualSwiftFastMath() {
+        var x: [Float] = (0..<5000).map { Float($0) * 0.05 - 125 }
+        x += randomValues(3001, seed: 31).map { $0 * 30 }
+        for act in [Activation.silu, .sigmoid] {
+            var fast = x, plain = x
+            fast.withUnsafeMutableBufferPointer { act.biasActivate($0.baseAddress!, count: $0.count, bias: 0.375) }
+            plain.withUnsafeMutableBufferPointer { act.biasActivateReference($0.baseAddress!, count: $0.count, bias: 0.375) }
+            #expect(fast == plain, "\(act)")
+        }
+    }
+}
+
+struct ThreadedConvTests {
+    /// Planes big enough for column tiles (plane >= 1024 with 2 workers) and small enough for
+    /// filter blocks, 3x3 s1/s2 and 1x1, filter counts that leave partial 16-blocks.
+    static let cases: [(ConvGeometry, Int, Int)] = [
+        (ConvGeometry(inChannels: 8, outChannels: 20, kernel: 3, stride: 1, padding: 1), 40, 37),
+        (ConvGeometry(inChannels: 8, outChannels: 20, kernel: 3, stride: 2, padding: 1), 61, 50),
+        (ConvGeometry(inChannels: 16, outChannels: 24, kernel: 1), 45, 30),
+        (ConvGeometry(inChannels: 12, outChannels: 40, kernel: 3, stride: 1, padding: 1), 9, 11),
+        (ConvGeometry(inChannels: 16, outChannels: 70, kernel: 1), 7, 6),
+        (ConvGeometry(inChannels: 3, outChannels: 16, kernel: 6, stride: 2, padding: 2), 34, 34),
+    ]
+
+    @Test(arguments: 0..<6)
+    func threadedMatchesReference(caseIndex: Int) {
+        let (g, h, w) = Self.cases[caseIndex]
+        let x = Tensor(shape: [2, g.inChannels, h, w], data: randomValues(2 * g.inChannels * h * w, seed: 11))
+        let weight = randomValues(g.weightCount, seed: 12)
+        let bias = randomValues(g.outChannels, seed: 13)
+        for act in [Activation.identity, .silu, .leakyReLU(slope: 0.1)] {
+            let ref = ConvKernel.reference(input: x, weight: weight, bias: bias, geometry: g, activation: act)
+            for workers in [1, 2, 3] {
+                let fast = ConvKernel.forward(input: x, weight: weight, bias: bias, geometry: g, activation: act, workers: workers)
+                let err = zip(fast.data, ref.data).map { abs($0 - $1) }.max() ?? 0
+                #expect(err < 1e-4, "case \(caseIndex) \(act) workers \(workers): \(err)")
+            }
+        }
+    }
+
+    /// Batch 2 written into channels [3, 3 + F) of a wider map: every item at its batch stride,
+    /// nothing outside the slice touched.
+    @Test func writesIntoBatchStridedSlice() {
+        let g = ConvGeometry(inChannels: 4, outChannels: 5, kernel: 3, stride: 1, padding: 1)
+        let (h, w) = (34, 33)
+        let x = Tensor(shape: [2, 4, h, w], data: randomValues(2 * 4 * h * w, seed: 14))
+        let weight = randomValues(g.weightCount, seed: 15), bias = randomValues(5, seed: 16)
+        let ref = ConvKernel.reference(input: x, weight: weight, bias: bias, geometry: g, activation: .silu)
+        var out = Tensor(shape: [2, 10, h, w], repeating: 7)
+        var scratch: [Float] = []
+        ConvKernel.forward(input: x, weight: weight, bias: bias, geometry: g, activation: .silu, into: &out,
+                           channelOffset: 3, scratch: &scratch, workers: 2)
+        let plane = h * w
+        for n in 0..<2 {
+            for c in 0..<10 {
+                let got = out.data[((n * 10 + c) * plane)..<((n * 10 + c + 1) * plane)]
+                if (3..<8).contains(c) {
+                    let want = ref.data[((n * 5 + c - 3) * plane)..<((n * 5 + c - 2) * plane)]
+                    #expect(zip(got, want).allSatisfy { abs($0 - $1) < 1e-4 })
+                } else {
+                    #expect(got.allSatisfy { $0 == 7 })
+                }
+            }
+        }
+    }
+}
+
+struct WorkspaceOpsTests {
+    /// A workspace holding `t` at a batch stride wider than its own, as a concat slice would.
+    static func strided(_ t: Tensor, extraChannels: Int, at offset: Int) -> (Workspace, FeatureView) {
+        let s = t.featureShape
+        var wide = s
+        wide.channels += extraChannels
+        var ws = Workspace(arenaFloats: offset + wide.count + 64)
+        let v = FeatureView(offset: offset, shape: wide).channels(extraChannels / 2, s.channels)
+        ws.store(t, into: v)
+        return (ws, v)
+    }
+
+    static func output(_ ws: inout Workspace, _ shape: FeatureShape) -> FeatureView {
+        let v = FeatureView(offset: ws.arena.count, shape: shape)
+        ws.arena += [Float](repeating: .nan, count: shape.count)
+        return v
+    }
+
+    @Test(arguments: [(5, 1, 2), (9, 1, 4), (13, 1, 6), (2, 2, 0), (3, 2, 1), (3, 1, 1), (1, 1, 0)])
+    func maxPoolMatchesReference(kernel: Int, stride: Int, padding: Int) {
+        let x = Tensor(shape: [2, 3, 15, 20], data: randomValues(2 * 3 * 15 * 20, seed: 21))
+        let ref = FeatureOps.maxPool(x, kernel: kernel, stride: stride, padding: padding)
+        for workers in [1, 2] {
+            var (ws, v) = Self.strided(x, extraChannels: 4, at: 5)
+            ws.workers = workers
+            let out = Self.output(&ws, ref.featureShape)
+            FeatureOps.maxPool(&ws, input: v, output: out, kernel: kernel, stride: stride, padding: padding)
+            #expect(ws.tensor(out) == ref, "k\(kernel) s\(stride) p\(padding) workers \(workers)")
+        }
+    }
+
+    @Test func upsampleAddReorgCopyMatchReference() {
+        let x = Tensor(shape: [2, 3, 6, 8], data: randomValues(2 * 3 * 48, seed: 22))
+        let y = Tensor(shape: [2, 3, 6, 8], data: randomValues(2 * 3 * 48, seed: 23))
+        for workers in [1, 2] {
+            var (ws, v) = Self.strided(x, extraChannels: 2, at: 3)
+            ws.workers = workers
+            let yv = FeatureView(offset: ws.arena.count, shape: y.featureShape)
+            ws.arena += y.data
+            let up = Self.output(&ws, FeatureShape(batch: 2, channels: 3, height: 12, width: 16))
+            FeatureOps.upsampleNearest(&ws, input: v, output: up, scale: 2)
+            #expect(ws.tensor(up) == FeatureOps.upsampleNearest(x, scale: 2))
+            let sum = Self.output(&ws, x.featureShape)
+            FeatureOps.add(&ws, v, yv, into: sum)
+            #expect(ws.tensor(sum) == FeatureOps.add(x, y))
+            let re = Self.output(&ws, FeatureShape(batch: 2, channels: 12, height: 3, width: 4))
+            FeatureOps.reorg(&ws, input: v, output: re)
+            #expect(ws.tensor(re) == FeatureOps.reorg(x))
+            let cat = Self.output(&ws, FeatureShape(batch: 2, channels: 6, height: 6, width: 8))
+            FeatureOps.copy(&ws, from: yv, to: cat.channels(0, 3))
+            FeatureOps.copy(&ws, from: v, to: cat.channels(3, 3))
+            #expect(ws.tensor(cat) == FeatureOps.concatChannels([y, x]))
+        }
+    }
+
+    /// [batch, groups * width, H, W] -> rows (group, y, x) of `width` values.
+    @Test func planesToRowsIsYOLOPermute() {
+        let (groups, width, h, w) = (3, 7, 5, 9)
+        let x = Tensor(shape: [2, groups * width, h, w], data: randomValues(2 * groups * width * h * w, seed: 24))
+        for workers in [1, 2] {
+            var (ws, v) = Self.strided(x, extraChannels: 2, at: 0)
+            ws.workers = workers
+            let rowsPerItem = groups * h * w + 10
+            ws.result = [Float](repeating: .nan, count: 2 * rowsPerItem * width)
+            FeatureOps.planesToRows(&ws, input: v, width: width, rowOffset: 10, rowsPerItem: rowsPerItem)
+            for n in 0..<2 {
+                for g in 0..<groups {
+                    for p in 0..<(h * w) {
+                        for k in 0..<width {
+                            let want = x.data[((n * groups + g) * width + k) * h * w + p]
+                            #expect(ws.result[(n * rowsPerItem + 10 + g * h * w + p) * width + k] == want)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Winograd F(2x2, 3x3) against the direct reference: odd and even sizes (cropped last tiles),
+/// both tilings (tile-row blocks on big planes, filter blocks on small ones with 2 workers),
+/// batch 2 into a channel slice.
+struct WinogradTests {
+    static let cases: [(c: Int, f: Int, h: Int, w: Int)] = [(16, 16, 9, 7), (24, 40, 37, 30), (32, 20, 6, 5), (16, 48, 64, 66)]
+
+    @Test(arguments: 0..<4)
+    func matchesDirectConvolution(caseIndex: Int) {
+        let (c, f, h, w) = Self.cases[caseIndex]
+        let g = ConvGeometry(inChannels: c, outChannels: f, kernel: 3, stride: 1, padding: 1)
+        #expect(Winograd.applies(g))
+        let x = Tensor(shape: [2, c, h, w], data: randomValues(2 * c * h * w, seed: 41))
+        let weight = randomValues(g.weightCount, seed: 42), bias = randomValues(f, seed: 43)
+        let u = Winograd.transformWeights(weight, filters: f, channels: c)
+        for act in [Activation.identity, .silu] {
+            let ref = ConvKernel.reference(input: x, weight: weight, bias: bias, geometry: g, activation: act)
+            let scale = ref.maxAbs
+            for workers in [1, 2] {
+                var ws = Workspace(arenaFloats: 2 * (f + 3) * h * w)
+                ws.input = x.data
+                ws.arena = [Float](repeating: 7, count: ws.arena.count)
+                let out = FeatureView(offset: 0, shape: FeatureShape(batch: 2, channels: f + 3, height: h, width: w))
+                Winograd.forward(&ws, input: FeatureView(storage: .input, offset: 0, shape: x.featureShape),
+                                 output: out.channels(2, f), transformed: u, bias: bias, geometry: g,
+                                 activation: act, workers: workers)
+                let got = ws.tensor(out.channels(2, f))
+                // Sums of 144 products of values in [-1, 1]: relative 1e-5 of the largest output.
+                let err = zip(got.data, ref.data).map { abs($0 - $1) }.max() ?? .infinity
+                #expect(err <= 1e-5 * scale, "case \(caseIndex) \(act) workers \(workers): \(err) of \(scale)")
+                #expect(ws.tensor(out.channels(0, 2)).data.allSatisfy { $0 == 7 })
+                #expect(ws.tensor(out.channels(f + 2, 1)).data.allSatisfy { $0 == 7 })
+            }
+        }
+    }
+
+    /// The tiling modes the cases above exercise.
+    @Test func casesCoverBothTilings() {
+        let small = WinogradTiling(geometry: ConvGeometry(inChannels: 32, outChannels: 20, kernel: 3, padding: 1),
+                                   input: FeatureShape(batch: 1, channels: 32, height: 6, width: 5), workers: 2)
+        let big = WinogradTiling(geometry: ConvGeometry(inChannels: 16, outChannels: 48, kernel: 3, padding: 1),
+                                 input: FeatureShape(batch: 1, channels: 16, height: 64, width: 66), workers: 2)
+        #expect(small.mode == .filters && big.mode == .tiles && big.tasks > 1)
+    }
+}
