@@ -40,6 +40,21 @@ def main():
         lines.append(f'a{i}: &a{i} [' + ', '.join([f'*a{i - 1}'] * 10) + ']')
     (out / 'yaml_aliases.yaml').write_text('\n'.join(lines) + '\n')
 
+    # Configs whose graph arithmetic overflows Int (a Swift trap, SIGILL) while the graph is built:
+    # channels multiplied by ReOrg, summed by Concat, feature maps multiplied by nn.Upsample. The
+    # same text in a weights file's metadata crashes `yolov7 inspect` (graph_reorg_overflow.safetensors).
+    def config(rows):
+        return ('nc: 1\nanchors:\n  - [10,13, 16,30, 33,23]\nbackbone:\n  ['
+                + ',\n   '.join(rows) + ']\nhead: []\n')
+    detect = '[[-1], 1, Detect, [nc, anchors]]'
+    reorg = config(['[-1, 1, ReOrg, []]'] * 40 + [detect])
+    (out / 'graph_reorg_overflow.yaml').write_text(reorg)
+    (out / 'graph_reorg_overflow.safetensors').write_bytes(safetensors({'format': 'yolov7-swift', 'config': reorg}))
+    (out / 'graph_concat_overflow.yaml').write_text(
+        config(['[-1, 1, Conv, [65536, 1, 1]]'] + ['[[-1, -1, -1, -1, -1, -1, -1, -1], 1, Concat, [1]]'] * 30 + [detect]))
+    (out / 'graph_upsample_overflow.yaml').write_text(
+        config(['[-1, 1, Conv, [8, 3, 1]]'] + ["[-1, 1, nn.Upsample, [None, 16, 'nearest']]"] * 15 + [detect]))
+
 
 if __name__ == '__main__':
     main()

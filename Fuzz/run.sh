@@ -22,6 +22,10 @@
 # crash-/leak-/timeout-/oom- input in Fuzz/artifacts/<target>/ (all git-ignored). A finding
 # becomes a regression test under Tests/ with its input in Tests/Fixtures/fuzz/.
 set -uo pipefail
+# Crashes go to libFuzzer's and ASan's handlers: the Swift runtime's own backtracer would
+# otherwise take over a trapping process and symbolicate for a long time first.
+export SWIFT_BACKTRACE=enable=no
+caller="$PWD"
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
 
@@ -43,7 +47,9 @@ if [ "${1:-}" = "--repro" ]; then
     shift
     target="$1"; shift
     build "$target" >/dev/null || exit 1
-    exec .build/release/"$target" -runs=1 -rss_limit_mb=2048 -timeout=10 "$@"
+    inputs=()
+    for f in "$@"; do case "$f" in /*|-*) inputs+=("$f") ;; *) inputs+=("$caller/$f") ;; esac; done
+    exec .build/release/"$target" -runs=1 -rss_limit_mb=2048 -timeout=10 "${inputs[@]}"
 fi
 
 targets=("$@")

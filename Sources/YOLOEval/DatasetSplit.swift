@@ -1,4 +1,5 @@
 import Foundation
+import YOLOModel
 import Yams
 
 /// The images of one split of a dataset, found as the official loader finds them.
@@ -100,6 +101,14 @@ public struct DatasetSplit: Sendable {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw EvalError.unreadable(path: path, reason: (error as NSError).localizedDescription)
+        }
+        // Yams parses recursively: refuse oversized or deeply nested text before it runs, with
+        // the limits model configs use (a data YAML is a few lines).
+        guard text.utf8.count <= ModelConfig.maxYAMLBytes else {
+            throw EvalError.badDataFile(path: path, reason: "larger than \(ModelConfig.maxYAMLBytes) bytes")
+        }
+        guard YAMLDepth.deepest(text, stoppingAbove: ModelConfig.maxYAMLDepth) <= ModelConfig.maxYAMLDepth else {
+            throw EvalError.badDataFile(path: path, reason: "nested more than \(ModelConfig.maxYAMLDepth) deep")
         }
         let parsed: Any?
         do {

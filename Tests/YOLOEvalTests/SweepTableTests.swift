@@ -49,3 +49,14 @@ struct SweepTableTests {
         for scheme in ["affine", "symmetric", "pwlq"] { #expect(svg.contains(">\(scheme)</text>")) }
     }
 }
+
+/// Fuzzing found that a deeply nested data YAML overflowed the stack inside Yams.
+struct DataYAMLLimitTests {
+    @Test func deeplyNestedDataYAMLIsRefused() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("deep-\(getpid()).yaml").path
+        try ("test: " + String(repeating: "[", count: 20_000) + String(repeating: "]", count: 20_000) + "\n")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: EvalError.self) { try DatasetSplit.load(data: path, split: "test") }
+    }
+}

@@ -2,12 +2,15 @@ import FuzzSupport
 import YOLOVision
 
 // Input: an image file (seeded with PNGs): the IHDR size check before libpng, libpng behind
-// the setjmp shim with OpenCV's IMREAD_COLOR transforms, and the eXIf orientation. The pixel
-// limit is lowered so that memory stays within libFuzzer's RSS limit.
+// the setjmp shim with OpenCV's IMREAD_COLOR transforms, and the eXIf orientation. Chunk CRCs
+// are rewritten first (see fixPNGChecksums), as a hostile file would carry valid ones. The
+// pixel limit is lowered so that memory stays within libFuzzer's RSS limit.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    _ = try? RGBImage(decoding: fuzzBytes(data, size), name: "fuzz.png", maxPixels: 1 << 22)
+    var bytes = fuzzBytes(data, size)
+    fixPNGChecksums(&bytes)
+    _ = try? RGBImage(decoding: bytes, name: "fuzz.png", maxPixels: 1 << 22)
     return 0
 }
 

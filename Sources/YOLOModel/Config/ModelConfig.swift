@@ -143,10 +143,11 @@ public struct ModelConfig: Equatable, Sendable {
 }
 
 /// How deep a YAML text's collections nest, read from libyaml's events (a loop, no recursion).
-enum YAMLDepth {
+/// Check it before handing untrusted text to Yams, which recurses once per level.
+public enum YAMLDepth {
     /// The deepest nesting, or the first depth above `limit` (the scan stops there). Syntax
     /// errors end the scan with the depth so far: Yams reports them when it parses.
-    static func deepest(_ text: String, stoppingAbove limit: Int) -> Int {
+    public static func deepest(_ text: String, stoppingAbove limit: Int) -> Int {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { return 0 }
         defer { yaml_parser_delete(&parser) }

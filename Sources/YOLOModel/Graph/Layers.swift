@@ -134,6 +134,11 @@ public final class UpsampleLayer: Layer {
 
     public func outputShape(_ inputs: [FeatureShape]) throws -> FeatureShape {
         var s = inputs[0]
+        // A config can chain upsamples: bound the side before multiplying, so a hostile one is
+        // refused instead of overflowing.
+        guard s.height <= ModelBuilder.maxFeatureSide / scale, s.width <= ModelBuilder.maxFeatureSide / scale else {
+            throw shapeError(module, "upsampling \(s) by \(scale) exceeds \(ModelBuilder.maxFeatureSide) pixels a side")
+        }
         s.height *= scale
         s.width *= scale
         return s

@@ -6,6 +6,11 @@ import YOLOTensor
 public enum ModelBuilder {
     /// BatchNorm eps set by the official `initialize_weights`; a checkpoint's own value wins.
     public static let defaultBatchNormEps = 1e-3
+    /// Largest channel count a layer may have (official models reach 1,280); bounds the
+    /// arithmetic of Concat/ReOrg chains in hostile configs.
+    public static let maxChannels = 1 << 16
+    /// Largest feature-map side in pixels (inputs are at most 8,192 here).
+    public static let maxFeatureSide = 1 << 16
 
     public static func build(config: ModelConfig, weights: TensorSource, classNames: [String]? = nil) throws -> YOLOModel {
         var builder = Builder(config: config, weights: weights)
@@ -177,6 +182,9 @@ public enum ModelBuilder {
                 if (layer is DetectLayer) != (i == config.rows.count - 1) {
                     throw fail(i, layer is DetectLayer ? "\(module) must be the last layer"
                                    : "the last layer must be Detect, IDetect or IAuxDetect, not \(module)")
+                }
+                guard c2 > 0, c2 <= ModelBuilder.maxChannels else {
+                    throw fail(i, "\(module) would have \(c2) channels, more than the \(ModelBuilder.maxChannels) allowed")
                 }
                 channels.append(c2)
                 nodes.append(GraphNode(index: i, inputs: from, layer: layer, channels: c2))
