@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "YOLOTensor", dependencies: ["CBLAS", "CVectorMath"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "YOLOModel", dependencies: ["YOLOTensor", "Yams"]),
-        .target(name: "YOLOQuant", dependencies: ["YOLOModel", "YOLOTensor"]),
+        .target(name: "YOLOQuant", dependencies: ["YOLOModel", "YOLOTensor", "CVectorMath"]),
         .target(name: "YOLOVision", dependencies: ["YOLOTensor", "CJPEG", "CPNG"]),
         .target(name: "YOLOEval", dependencies: ["YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor", "Yams"]),
         .executableTarget(name: "yolov7", dependencies: [

@@ -2,7 +2,9 @@
 # Re-trains the shipped model (weights/yolov7-tiny-bccd.pt) from ../shared/datasets/bccd with the
 # official YOLOv7 training code (PyPI yolov7-wky-package, torch 2.5.1, CPU).
 #
-# Usage: tools/train_bccd.sh [IMG=416] [EPOCHS=100] [OUT=weights/yolov7-tiny-bccd-retrained.pt]
+# Usage: [SEED=N] tools/train_bccd.sh [IMG=416] [EPOCHS=100] [OUT=weights/yolov7-tiny-bccd-retrained.pt]
+# SEED: the official train.py seeds everything with init_seeds(2 + rank); SEED=N makes that
+# init_seeds(N + 2 + rank) (unset: the official seed, as the shipped model).
 # Settings (as the shipped model): cfg/training/yolov7-tiny.yaml, --weights '' (from scratch),
 # data/hyp.scratch.tiny.yaml, --img-size IMG IMG, --batch-size 16, SGD, mosaic, default anchors,
 # --notest, trained on train+val (292 images), EMA weights, optimizer stripped (FP16).
@@ -34,7 +36,21 @@ YAML
 # Packaged-script bug: `import test` must find the official test.py, not Python's own `test`
 # package, so the package's python_scripts folder goes first on PYTHONPATH.
 cd "$WORK"
-PYTHONPATH="$SITE/python_scripts:$SITE" $PY "$SITE/python_scripts/train.py" \
+# Another seed: train.py imports init_seeds from utils.general, so patching it there before
+# train.py runs changes the seed and nothing else.
+cat > "$WORK/train_seeded.py" <<'PYCODE'
+import os, runpy, sys
+import utils.general as general
+offset = int(os.environ.get("SEED", "0"))
+official = general.init_seeds
+general.init_seeds = lambda seed=0: official(seed + offset)
+# The packaged train.py has no `if __name__ == "__main__"` block (its console script
+# `yolov7_train` calls main()), so load it and call main() the same way.
+sys.argv[0] = os.environ["TRAIN_PY"]
+runpy.run_path(sys.argv[0], run_name="yolov7_train")["main"]()
+PYCODE
+TRAIN_PY="$SITE/python_scripts/train.py" SEED="${SEED:-0}" \
+PYTHONPATH="$SITE/python_scripts:$SITE" $PY "$WORK/train_seeded.py" \
   --weights '' --cfg "$SITE/cfg/training/yolov7-tiny.yaml" --data "$WORK/bccd.yaml" \
   --hyp "$SITE/data/hyp.scratch.tiny.yaml" --img-size "$IMG" "$IMG" --batch-size 16 \
   --epochs "$EPOCHS" --notest --device cpu --workers 2 --project "$WORK/runs" --name bccd --exist-ok

@@ -1,8 +1,9 @@
 import YOLOModel
+import YOLOTensor
 
-/// A conv's weights kept packed in memory (codes + per-group parameters), dequantized each time
-/// the conv runs. Only the packed size stays resident: the FP32 weights exist for the duration
-/// of one conv call.
+/// A conv's weights kept packed in memory (codes + per-group parameters), decoded block by
+/// block into the running conv's workspace each time it runs. Only the packed size stays
+/// resident: FP32 weights exist for one conv at a time.
 public final class PackedConvWeights: ConvWeightProvider, Sendable {
     public let weight: PackedWeight
 
@@ -10,14 +11,14 @@ public final class PackedConvWeights: ConvWeightProvider, Sendable {
         self.weight = weight
     }
 
-    public func denseWeights() -> [Float] {
-        do {
-            return try weight.dequantize()
-        } catch {
-            // The whole filter range of a weight whose byte count was checked when it was made.
-            preconditionFailure("PackedConvWeights: a validated weight failed to dequantize: \(error)")
-        }
+    public func decode(filters: Range<Int>, order: WeightOrder, into out: UnsafeMutablePointer<Float>) {
+        precondition(filters.lowerBound >= 0 && filters.upperBound <= weight.layout.filterCount,
+                     "PackedConvWeights: filters \(filters) of \(weight.layout.filterCount)")
+        weight.decode(filters: filters, order: order, into: out)
     }
+
+    public var weightCount: Int { weight.count }
+    public var filterCount: Int { weight.layout.filterCount }
 
     /// Codes plus Float32 parameters.
     public var residentBytes: Int {

@@ -153,7 +153,7 @@ public enum ConvKernel {
         precondition(inShape.channels == g.inChannels, "conv: input has \(inShape.channels) channels, weights want \(g.inChannels)")
         precondition(outShape.height == oh && outShape.width == ow && outShape.batch == inShape.batch
                      && outShape.channels == g.outChannels && output.storage == .arena, "conv: output view does not fit")
-        precondition(weight.count == g.weightCount && bias.count == g.outChannels, "conv: weight/bias size")
+        precondition(weight.count >= g.weightCount && bias.count == g.outChannels, "conv: weight/bias size")
         let tiling = ConvTiling(geometry: g, input: inShape, workers: workers, tileLimit: tileLimit)
         ws.reserveScratch(tiling.scratchFloats)
         let cPerGroup = g.inChannels / g.groups
@@ -180,6 +180,29 @@ public enum ConvKernel {
                     }
                 }
             }
+        }
+    }
+
+    /// The same conv with weights that are decoded as it runs (packed low-bit formats): staged
+    /// in the workspace one layer at a time, already in Winograd form where that path applies.
+    public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView,
+                               decoder: WeightDecoder, bias: [Float], geometry g: ConvGeometry,
+                               activation: Activation, workers requested: Int? = nil) {
+        let workers = requested ?? ws.threadCount
+        if useWinograd && Winograd.applies(g) {
+            ws.stageWinograd(decoder, geometry: g, workers: workers)
+            var u: [Float] = []
+            swap(&u, &ws.stagedTransform)
+            Winograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
+                             activation: activation, workers: workers)
+            swap(&u, &ws.stagedTransform)
+        } else {
+            ws.stage(decoder, geometry: g, workers: workers)
+            var w: [Float] = []
+            swap(&w, &ws.stagedWeights)
+            forward(&ws, input: input, output: output, weight: w, bias: bias, geometry: g,
+                    activation: activation, workers: workers)
+            swap(&w, &ws.stagedWeights)
         }
     }
 

@@ -1,3 +1,4 @@
+import CVectorMath
 import CBLAS
 
 /// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray, 2016):
@@ -29,31 +30,51 @@ public enum Winograd {
     public static func transformWeights(_ w: [Float], filters: Int, channels: Int) -> [Float] {
         precondition(w.count == filters * channels * 9, "Winograd: weights are not F x C x 3 x 3")
         var u = [Float](repeating: 0, count: 16 * filters * channels)
-        let stride = filters * channels
-        for f in 0..<filters {
-            for c in 0..<channels {
-                let k = (f * channels + c) * 9
-                func g(_ a: Int, _ b: Int) -> Double { Double(w[k + a * 3 + b]) }
-                // t = G g: four rows of three.
-                var t = [Double](repeating: 0, count: 12)
-                for b in 0..<3 {
-                    t[b] = g(0, b)
-                    t[3 + b] = (g(0, b) + g(1, b) + g(2, b)) / 2
-                    t[6 + b] = (g(0, b) - g(1, b) + g(2, b)) / 2
-                    t[9 + b] = g(2, b)
-                }
-                // U = t G^T: the same combination along each row.
-                let base = f * channels + c
-                for i in 0..<4 {
-                    let (a, b, cc) = (t[3 * i], t[3 * i + 1], t[3 * i + 2])
-                    u[(i * 4 + 0) * stride + base] = Float(a)
-                    u[(i * 4 + 1) * stride + base] = Float((a + b + cc) / 2)
-                    u[(i * 4 + 2) * stride + base] = Float((a - b + cc) / 2)
-                    u[(i * 4 + 3) * stride + base] = Float(cc)
-                }
+        w.withUnsafeBufferPointer { wb in
+            u.withUnsafeMutableBufferPointer { ub in
+                transformWeights(wb.baseAddress!, filters: 0..<filters, channels: channels, into: ub.baseAddress!,
+                                 totalFilters: filters)
             }
         }
         return u
+    }
+
+    /// The transform of filters `filters` only: `w` holds `W[filters, :, :, :]` (its first
+    /// float is filter `filters.lowerBound`), `u` is the whole `[16][totalFilters][C]` output.
+    public static func transformWeights(_ w: UnsafePointer<Float>, filters: Range<Int>, channels: Int,
+                                        into u: UnsafeMutablePointer<Float>, totalFilters: Int) {
+        let stride = totalFilters * channels
+        // One row (a, b, c) of t = G g becomes four values of U = t G^T.
+        @inline(__always) func row(_ i: Int, _ a: Double, _ b: Double, _ c: Double, _ out: UnsafeMutablePointer<Float>) {
+            out[(i * 4 + 0) * stride] = Float(a)
+            out[(i * 4 + 1) * stride] = Float((a + b + c) / 2)
+            out[(i * 4 + 2) * stride] = Float((a - b + c) / 2)
+            out[(i * 4 + 3) * stride] = Float(c)
+        }
+        for f in filters {
+            for c in 0..<channels {
+                let g = w + ((f - filters.lowerBound) * channels + c) * 9
+                let out = u + f * channels + c
+                let g00 = Double(g[0]), g01 = Double(g[1]), g02 = Double(g[2])
+                let g10 = Double(g[3]), g11 = Double(g[4]), g12 = Double(g[5])
+                let g20 = Double(g[6]), g21 = Double(g[7]), g22 = Double(g[8])
+                // Rows of t = G g: g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2.
+                row(0, g00, g01, g02, out)
+                row(1, (g00 + g10 + g20) / 2, (g01 + g11 + g21) / 2, (g02 + g12 + g22) / 2, out)
+                row(2, (g00 - g10 + g20) / 2, (g01 - g11 + g21) / 2, (g02 - g12 + g22) / 2, out)
+                row(3, g20, g21, g22, out)
+            }
+        }
+    }
+
+    /// The same transform from kernel-major weights: `g` holds nine planes of `count` values
+    /// (`g[k * count + j]` is kernel position k of (filter, channel) pair j); pair j's sixteen
+    /// values go to `u[xi * stride + j]`. Runs in C built for AVX-512/AVX2 (loops along j
+    /// vectorize there); same Double arithmetic in the same order as the pairwise version
+    /// above, its reference, so the floats are identical (WinogradTests).
+    public static func transformWeights(kernelMajor g: UnsafePointer<Float>, count: Int,
+                                        into u: UnsafeMutablePointer<Float>, stride: Int) {
+        cvm_winograd_weights(g, count, u, stride)
     }
 
     /// Floats of workspace scratch a call needs (see `WinogradTiling`).
@@ -68,7 +89,7 @@ public enum Winograd {
         precondition(applies(g) && input.shape.channels == g.inChannels && output.shape.channels == g.outChannels
                      && output.shape.height == input.shape.height && output.shape.width == input.shape.width
                      && output.shape.batch == input.shape.batch && output.storage == .arena, "Winograd: views do not fit")
-        precondition(u.count == 16 * g.inChannels * g.outChannels && bias.count == g.outChannels, "Winograd: weight sizes")
+        precondition(u.count >= 16 * g.inChannels * g.outChannels && bias.count == g.outChannels, "Winograd: weight sizes")
         let t = WinogradTiling(geometry: g, input: input.shape, workers: workers)
         ws.reserveScratch(t.scratchFloats)
         let fromInput = input.storage == .input

@@ -39,6 +39,10 @@ public struct Workspace {
     public var input: [Float]
     public var scratch: [Float]
     public var result: [Float]
+    /// Decoded weights of the conv running now, and their Winograd form, when the model keeps
+    /// them packed (see `WeightDecoder`).
+    public var stagedWeights: [Float]
+    public var stagedTransform: [Float]
     /// Threads for this workspace's kernels; nil: `Parallel.workers`.
     public var workers: Int?
 
@@ -49,6 +53,8 @@ public struct Workspace {
         input = []
         scratch = []
         result = []
+        stagedWeights = []
+        stagedTransform = []
         workers = nil
     }
 

@@ -182,6 +182,29 @@ struct WorkspaceOpsTests {
     }
 }
 
+/// The kernel-major weight transform (C, what packed models run) against the pairwise one
+/// (Swift, the reference, what dense models cache): identical floats.
+struct WinogradWeightTransformTests {
+    @Test(arguments: [(1, 1), (3, 5), (16, 17), (40, 24)])
+    func kernelMajorMatchesPairwise(filters: Int, channels: Int) {
+        let w = randomValues(filters * channels * 9, seed: 77)
+        let reference = Winograd.transformWeights(w, filters: filters, channels: channels)
+        // Kernel-major planes: g[k * n + (f * C + c)] = W[f, c, k].
+        let n = filters * channels
+        var planes = [Float](repeating: 0, count: 9 * n)
+        for pair in 0..<n {
+            for k in 0..<9 { planes[k * n + pair] = w[pair * 9 + k] }
+        }
+        var u = [Float](repeating: .nan, count: 16 * n)
+        planes.withUnsafeBufferPointer { g in
+            u.withUnsafeMutableBufferPointer { out in
+                Winograd.transformWeights(kernelMajor: g.baseAddress!, count: n, into: out.baseAddress!, stride: n)
+            }
+        }
+        #expect(u == reference)
+    }
+}
+
 /// Winograd F(2x2, 3x3) against the direct reference: odd and even sizes (cropped last tiles),
 /// both tilings (tile-row blocks on big planes, filter blocks on small ones with 2 workers),
 /// batch 2 into a channel slice.
@@ -224,5 +247,67 @@ struct WinogradTests {
         let big = WinogradTiling(geometry: ConvGeometry(inChannels: 16, outChannels: 48, kernel: 3, padding: 1),
                                  input: FeatureShape(batch: 1, channels: 16, height: 64, width: 66), workers: 2)
         #expect(small.mode == .filters && big.mode == .tiles && big.tasks > 1)
+    }
+}
+
+/// Weights decoded as the conv runs (`WeightDecoder`, how packed models run) against the same
+/// weights held dense: identical outputs, on the Winograd path (with enough channels that the
+/// staging runs in several filter blocks) and the im2col / pointwise paths.
+struct StagedWeightTests {
+    /// Hands out a dense weight block by block, in either order.
+    final class DenseDecoder: WeightDecoder, @unchecked Sendable {
+        let weight: [Float]
+        let channels: Int, kernel: Int
+        init(_ weight: [Float], channels: Int, kernel: Int) {
+            self.weight = weight
+            self.channels = channels
+            self.kernel = kernel
+        }
+        func decode(filters: Range<Int>, order: WeightOrder, into out: UnsafeMutablePointer<Float>) {
+            let n = filters.count * channels
+            for (i, f) in filters.enumerated() {
+                for c in 0..<channels {
+                    for k in 0..<kernel {
+                        let value = weight[(f * channels + c) * kernel + k]
+                        switch order {
+                        case .filterMajor: out[(i * channels + c) * kernel + k] = value
+                        case .kernelMajor: out[k * n + i * channels + c] = value
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [(256, 40, 3, 1), (24, 20, 3, 2), (32, 48, 1, 1), (3, 16, 3, 2)])
+    func stagedEqualsDense(channels: Int, filters: Int, kernel: Int, stride: Int) {
+        let g = ConvGeometry(inChannels: channels, outChannels: filters, kernel: kernel, stride: stride,
+                             padding: kernel / 2)
+        let (h, w) = (11, 14)
+        let x = randomValues(channels * h * w, seed: 91)
+        let weight = randomValues(g.weightCount, seed: 92), bias = randomValues(filters, seed: 93)
+        let (oh, ow) = g.outputSize(height: h, width: w)
+        let outShape = FeatureShape(batch: 1, channels: filters, height: oh, width: ow)
+        let inView = FeatureView(storage: .input, offset: 0, shape: FeatureShape(batch: 1, channels: channels, height: h, width: w))
+        let outView = FeatureView(offset: 0, shape: outShape)
+        func run(_ body: (inout Workspace) -> Void) -> [Float] {
+            var ws = Workspace(arenaFloats: outShape.count)
+            ws.input = x
+            body(&ws)
+            return ws.arena
+        }
+        for workers in [1, 2] {
+            let dense = run { ws in
+                ConvKernel.forward(&ws, input: inView, output: outView, weight: weight, bias: bias, geometry: g,
+                                   activation: .silu, prepared: PreparedWeights(weight: weight, geometry: g),
+                                   workers: workers)
+            }
+            let staged = run { ws in
+                ConvKernel.forward(&ws, input: inView, output: outView,
+                                   decoder: DenseDecoder(weight, channels: channels, kernel: kernel * kernel),
+                                   bias: bias, geometry: g, activation: .silu, workers: workers)
+            }
+            #expect(staged == dense, "\(g) workers \(workers)")
+        }
     }
 }

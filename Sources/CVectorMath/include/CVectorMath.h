@@ -9,4 +9,18 @@ void cvm_bias_silu(float *p, long count, float bias);
 /// p[i] = sigmoid(p[i] + bias), as FastMath.sigmoid.
 void cvm_bias_sigmoid(float *p, long count, float bias);
 
+/// Winograd F(2x2,3x3) weight transform U = G g G^T from kernel-major weights: g[k * count + j]
+/// is kernel position k (row-major 3x3) of pair j; U's position xi of pair j goes to
+/// u[xi * stride + j]. Double arithmetic in the order of Winograd.transformWeights (Swift), so
+/// the results are identical to it.
+void cvm_winograd_weights(const float *g, long count, float *u, long stride);
+
+/// Decodes the bit-packed codes of one filter `W[f, :, :, :]` (channels x kernel codes, from
+/// stream code index `first`; `bits` 2...8, the stream `byte_count` bytes long) by table
+/// lookup: W[f, c, k] = levels[c * level_c + k * level_k + code], written to
+/// out[c * out_c + k * out_k].
+void cvm_decode_filter(const unsigned char *bytes, long byte_count, int bits, long first,
+                       long channels, long kernel, const float *levels, long level_c, long level_k,
+                       float *out, long out_c, long out_k);
+
 #endif

@@ -1,15 +1,28 @@
 import Foundation
 import YOLOTensor
 
-/// Something that can hand out a conv's FP32 weights on demand: the packed quantized formats
-/// live in YOLOQuant and conform to this, so the model runs from codes without knowing them.
-public protocol ConvWeightProvider: AnyObject {
-    /// Dequantized weights, `[F, C/groups, kh, kw]` row-major.
-    func denseWeights() -> [Float]
+/// Something that holds a conv's weights in another form and decodes them on demand: the packed
+/// quantized formats live in YOLOQuant and conform to this, so the model runs from codes without
+/// knowing them. A conv decodes one filter block at a time into its workspace (`WeightDecoder`).
+public protocol ConvWeightProvider: WeightDecoder {
+    /// Number of weights, `F * C/groups * kh * kw`.
+    var weightCount: Int { get }
+    /// Filters F.
+    var filterCount: Int { get }
     /// Bytes this storage keeps resident (codes + parameters).
     var residentBytes: Int { get }
     /// One line for `inspect`, e.g. "affine 4-bit filter".
     var summary: String { get }
+}
+
+extension ConvWeightProvider {
+    /// All weights, `[F, C/groups, kh, kw]` row-major, as one FP32 array.
+    public func denseWeights() -> [Float] {
+        [Float](unsafeUninitializedCapacity: weightCount) { buffer, initialized in
+            decode(filters: 0..<filterCount, order: .filterMajor, into: buffer.baseAddress!)
+            initialized = weightCount
+        }
+    }
 }
 
 /// How a conv's weights are held.
@@ -77,8 +90,14 @@ public final class ConvUnit {
 extension ConvUnit {
     /// Planned pass: from one workspace view into another (a slice of a concat, or a temporary).
     public func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, activation act: Activation? = nil) {
-        ConvKernel.forward(&ws, input: input, output: output, weight: weights.values(), bias: bias,
-                           geometry: geometry, activation: act ?? activation, prepared: prepared)
+        switch weights {
+        case .dense(let w):
+            ConvKernel.forward(&ws, input: input, output: output, weight: w, bias: bias,
+                               geometry: geometry, activation: act ?? activation, prepared: prepared)
+        case .provided(let p):
+            ConvKernel.forward(&ws, input: input, output: output, decoder: p, bias: bias,
+                               geometry: geometry, activation: act ?? activation)
+        }
     }
 
     /// The prepared form of dense weights (nil for quantized ones, or when there is none).
