@@ -22,6 +22,7 @@ Usage (repository root, release build first: swift build -c release):
   .venv/bin/python tools/bench_peers.py                           # tiny-bccd and yolov7 at 640
   .venv/bin/python tools/bench_peers.py --models tiny-bccd --rounds 5 --runs 10
   .venv/bin/python tools/bench_peers.py --engine .build-perf/release/yolov7 --json peers.json
+  .venv/bin/python tools/bench_peers.py --packed affine/4/filter   # also the engine on a 4-bit packed file
 Takes about 3-5 minutes with the defaults on a 2-core machine (most of it yolov7 under PyTorch).
 Needs: torch 2.5.1, onnx, onnxruntime, yolov7-wky-package (tools/README.md); openvino is
 optional (`.venv/bin/pip install openvino`), skipped with a note when missing.
@@ -39,7 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / 'shared'
 PEERS = ['ort', 'openvino', 'torch']
-LABEL = {'engine': 'yolov7 bench', 'ort': 'ONNX Runtime', 'openvino': 'OpenVINO', 'torch': 'PyTorch eager'}
+LABEL = {'engine': 'yolov7 bench', 'packed': 'engine packed', 'ort': 'ONNX Runtime', 'openvino': 'OpenVINO',
+         'torch': 'PyTorch eager'}
 
 
 def official_package_dir():
@@ -191,9 +193,22 @@ def run_engine(pt, args):
             'version': data.get('blas_core', '')}
 
 
+def quantize_packed(pt, recipe, args):
+    """The same weights as a packed low-bit file made by the engine (`yolov7 quantize`)."""
+    scheme, bits, granularity = recipe.split('/')
+    out = Path(args.workdir) / f'{pt.stem}-{scheme}{bits}-{granularity}.safetensors'
+    cmd = [args.engine, 'quantize', '--weights', str(pt), '--scheme', scheme, '--bits', bits,
+           '--granularity', granularity, '--out', str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if res.returncode != 0:
+        raise RuntimeError(f'quantize failed: {res.stderr.strip()}')
+    return out
+
+
 def bench_model(name, args):
     print(f'\n== {name} at {args.img}x{args.img}, batch {args.batch}, {args.threads} threads ==', flush=True)
     pt, onnx_path = prepare_in_subprocess(name, args)
+    packed = quantize_packed(pt, args.packed, args) if args.packed else None
     peers = [p for p in args.peers.split(',') if p]
     if 'openvino' in peers:
         try:
@@ -201,12 +216,15 @@ def bench_model(name, args):
         except ImportError:
             print('  OpenVINO not installed: skipped (.venv/bin/pip install openvino)')
             peers.remove('openvino')
-    contenders = ['engine'] + peers
+    contenders = ['engine'] + (['packed'] if packed else []) + peers
     results = {c: {'times_ms': [], 'peak_rss_bytes': [], 'version': ''} for c in contenders}
     for r in range(args.rounds):
         order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
         for c in order:
-            res = run_engine(pt, args) if c == 'engine' else run_peer(c, pt, onnx_path, args)
+            if c in ('engine', 'packed'):
+                res = run_engine(pt if c == 'engine' else packed, args)
+            else:
+                res = run_peer(c, pt, onnx_path, args)
             results[c]['times_ms'] += res['times_ms']
             results[c]['peak_rss_bytes'].append(res['peak_rss_bytes'])
             results[c]['version'] = res['version']
@@ -223,7 +241,14 @@ def bench_model(name, args):
         summary[c] = {'median_ms': med, 'p90_ms': p90, 'peak_rss_bytes': rss, 'runs': len(t),
                       'engine_over_peer': ratio, 'version': results[c]['version']}
         print(f'  {LABEL[c]:16s} {med:10.1f} {p90:9.1f} {rss / 2**20:8.0f} MiB  '
-              + ('' if c == 'engine' else f'{ratio:.3f}'))
+              + ('' if c in ('engine', 'packed') else f'{ratio:.3f}'))
+    if packed:
+        ratio = summary['packed']['median_ms'] / engine_median
+        summary['packed']['recipe'] = args.packed
+        summary['packed']['packed_over_fp32'] = ratio
+        print(f'  packed {args.packed} / FP32 engine latency: {ratio:.3f} '
+              f'(peak RSS {summary["packed"]["peak_rss_bytes"] / 2**20:.0f} vs '
+              f'{summary["engine"]["peak_rss_bytes"] / 2**20:.0f} MiB)')
     return summary
 
 
@@ -239,6 +264,8 @@ def main():
     ap.add_argument('--warmup', type=int, default=2)
     ap.add_argument('--peers', default=','.join(PEERS), help='comma list of ort, openvino, torch')
     ap.add_argument('--engine', default=str(ROOT / '.build' / 'release' / 'yolov7'))
+    ap.add_argument('--packed', metavar='SCHEME/BITS/GRANULARITY',
+                    help='also time the engine on the weights quantized and packed this way (e.g. affine/4/filter)')
     ap.add_argument('--workdir', default=os.path.join(tempfile.gettempdir(), 'yolov7-peers'))
     ap.add_argument('--json', help='write all figures to this file')
     # internal: one runtime in its own process
