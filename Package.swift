@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "YOLOTensor", dependencies: ["CBLAS", "CVectorMath"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "YOLOModel", dependencies: ["YOLOTensor", "Yams"]),
-        .target(name: "YOLOQuant", dependencies: ["YOLOModel", "YOLOTensor", "CVectorMath"]),
+        .target(name: "YOLOQuant", dependencies: ["YOLOModel", "YOLOTensor", "CBLAS", "CVectorMath"]),
         .target(name: "YOLOVision", dependencies: ["YOLOTensor", "CJPEG", "CPNG"]),
         .target(name: "YOLOEval", dependencies: ["YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor", "Yams"]),
         .executableTarget(name: "yolov7", dependencies: [
@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "YOLOTensorTests", dependencies: ["YOLOTensor"]),
         .testTarget(name: "YOLOModelTests", dependencies: ["YOLOModel", "YOLOTensor"],
                     resources: []),
-        .testTarget(name: "YOLOQuantTests", dependencies: ["YOLOQuant", "YOLOModel"]),
+        .testTarget(name: "YOLOQuantTests", dependencies: ["YOLOQuant", "YOLOModel", "YOLOVision"]),
         .testTarget(name: "YOLOVisionTests", dependencies: ["YOLOVision"]),
         .testTarget(name: "YOLOEvalTests", dependencies: ["YOLOEval", "YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor"]),
         // Runs the built executable: exit codes, one-line errors, files written.

@@ -146,9 +146,11 @@ def pwlq_apply(X, m, p, bits):
     return codes, values
 
 
-def pwlq_encode(X, bits):
+def pwlq_encode(X, bits, m=None):
+    """m: per-group maxima to quantize over (default max|X|, the plain scheme; a smaller one
+    clips, as the range search of tools/calib_reference.py tries)."""
     H = 1 << (bits - 2)
-    m = np.abs(X).max(axis=1).astype(F32)
+    m = np.abs(X).max(axis=1).astype(F32) if m is None else m.astype(F32)
     live = m >= np.finfo(F32).tiny
     m_live = np.where(live, m, F32(1))  # placeholder m for degenerate rows during the search
 

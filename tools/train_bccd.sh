@@ -5,6 +5,7 @@
 # Usage: [SEED=N] tools/train_bccd.sh [IMG=416] [EPOCHS=100] [OUT=weights/yolov7-tiny-bccd-retrained.pt]
 # SEED: the official train.py seeds everything with init_seeds(2 + rank); SEED=N makes that
 # init_seeds(N + 2 + rank) (unset: the official seed, as the shipped model).
+# INIT=FILE.pt starts from that checkpoint's weights instead of from scratch (fine-tuning).
 # Settings (as the shipped model): cfg/training/yolov7-tiny.yaml, --weights '' (from scratch),
 # data/hyp.scratch.tiny.yaml, --img-size IMG IMG, --batch-size 16, SGD, mosaic, default anchors,
 # --notest, trained on train+val (292 images), EMA weights, optimizer stripped (FP16).
@@ -51,7 +52,7 @@ runpy.run_path(sys.argv[0], run_name="yolov7_train")["main"]()
 PYCODE
 TRAIN_PY="$SITE/python_scripts/train.py" SEED="${SEED:-0}" \
 PYTHONPATH="$SITE/python_scripts:$SITE" $PY "$WORK/train_seeded.py" \
-  --weights '' --cfg "$SITE/cfg/training/yolov7-tiny.yaml" --data "$WORK/bccd.yaml" \
+  --weights "${INIT:-}" --cfg "$SITE/cfg/training/yolov7-tiny.yaml" --data "$WORK/bccd.yaml" \
   --hyp "$SITE/data/hyp.scratch.tiny.yaml" --img-size "$IMG" "$IMG" --batch-size 16 \
   --epochs "$EPOCHS" --notest --device cpu --workers 2 --project "$WORK/runs" --name bccd --exist-ok
 

@@ -5,3 +5,6 @@ void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 char *openblas_get_corename(void);
 char *openblas_get_config(void);
+// LAPACK (OpenBLAS exports it): Cholesky factorisation and inverse, for calibration (GPTQ).
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *info);

@@ -242,8 +242,11 @@ struct PWLQCodec {
 
 /// Quantizes one group (values in group order): parameters, then codes.
 enum GroupQuantizer {
-    static func quantize(_ values: [Float], scheme: QuantScheme, bits: Int,
+    static func quantize(_ values: [Float], scheme: QuantScheme, bits: Int, rangeSearch: Bool = false,
                          codes: inout [UInt8]) -> GroupParameters {
+        if rangeSearch {
+            return RangeSearch.quantize(values, scheme: scheme, bits: bits, codes: &codes)
+        }
         codes.removeAll(keepingCapacity: true)
         switch scheme {
         case .affine:

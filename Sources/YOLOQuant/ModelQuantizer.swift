@@ -14,6 +14,8 @@ public struct LayerQuantization: Sendable {
     public let error: ReconstructionError?
     /// With `mixed`: every format tried, in `MixedSelector` order (the chosen one is `format`).
     public let candidates: [MixedCandidate]
+    /// The conv's bias after bias correction; nil when the bias is the model's own.
+    public var correctedBias: [Float]? = nil
 
     public var params: Int { shape.reduce(1, *) }
     public var isKept: Bool { keptBecause != nil }
@@ -62,6 +64,8 @@ public enum ModelQuantizer {
     /// cores; the result does not depend on how (each layer is quantized on its own).
     /// `progress` is called (from any thread, serialised) after each layer with (done, total).
     public static func quantize(_ model: YOLOModel, settings: QuantizationSettings,
+                                techniques: QuantizationTechniques = QuantizationTechniques(),
+                                statistics: [String: ConvInputStatistics] = [:],
                                 progress: ((Int, Int) -> Void)? = nil) throws -> QuantizedModel {
         let convs = model.convs
         let kept = keptConvs(of: model, keep: settings.keep)
@@ -73,7 +77,10 @@ public enum ModelQuantizer {
             while let k = results.claim() {
                 let i = order[k]
                 let conv = convs[i]
-                let result = Result { try quantize(conv, keptBecause: kept[conv.name], settings: settings) }
+                let result = Result {
+                    try quantize(conv, keptBecause: kept[conv.name], settings: settings, techniques: techniques,
+                                 statistics: statistics[conv.name])
+                }
                 results.store(result, at: i, progress: progress)
             }
         }
@@ -88,7 +95,8 @@ public enum ModelQuantizer {
         return kept
     }
 
-    static func quantize(_ conv: ConvUnit, keptBecause: KeptConvs?, settings: QuantizationSettings) throws -> LayerQuantization {
+    static func quantize(_ conv: ConvUnit, keptBecause: KeptConvs?, settings: QuantizationSettings,
+                         techniques: QuantizationTechniques, statistics: ConvInputStatistics?) throws -> LayerQuantization {
         let shape = conv.geometry.weightShape
         if let keptBecause {
             return LayerQuantization(name: conv.name, shape: shape, keptBecause: keptBecause, tensor: nil, error: nil,
@@ -96,18 +104,33 @@ public enum ModelQuantizer {
         }
         let weights = conv.weights.values()
         do {
+            var tensor: QuantizedTensor
+            var candidates: [MixedCandidate] = []
             switch settings.granularity {
             case let .fixed(granularity):
                 let format = try QuantFormat(scheme: settings.scheme, bits: settings.bits, granularity: granularity)
-                let tensor = try QuantizedTensor(quantizing: weights, shape: shape, format: format)
-                return LayerQuantization(name: conv.name, shape: shape, keptBecause: nil, tensor: tensor,
-                                         error: try tensor.error(against: weights), candidates: [])
+                tensor = try QuantizedTensor(quantizing: weights, shape: shape, format: format,
+                                             rangeSearch: techniques.rangeSearch)
             case .mixed:
                 let selection = try MixedSelector.select(weights: weights, shape: shape, scheme: settings.scheme,
                                                          bits: settings.mixedBits, budget: settings.mixedBudget)
-                return LayerQuantization(name: conv.name, shape: shape, keptBecause: nil, tensor: selection.quantized,
-                                         error: selection.chosen.error, candidates: selection.candidates)
+                tensor = selection.quantized
+                candidates = selection.candidates
+                if techniques.rangeSearch {
+                    tensor = try QuantizedTensor(quantizing: weights, shape: shape, format: tensor.format, rangeSearch: true)
+                }
             }
+            if techniques.errorFeedback, let statistics {
+                tensor = try ErrorFeedbackQuantizer.quantize(weights: weights, start: tensor,
+                                                             hessian: statistics.secondMoment)
+            }
+            var layer = LayerQuantization(name: conv.name, shape: shape, keptBecause: nil, tensor: tensor,
+                                          error: try tensor.error(against: weights), candidates: candidates)
+            if techniques.biasCorrection, let statistics {
+                layer.correctedBias = BiasCorrection.corrected(bias: conv.bias, weights: weights,
+                                                               quantized: tensor.dequantize(), inputMean: statistics.mean)
+            }
+            return layer
         } catch let error as QuantError {
             throw QuantError.tensor("\(conv.name).weight", error)
         }
@@ -124,6 +147,7 @@ public enum ModelQuantizer {
             case .packed: conv.weights = .provided(PackedConvWeights(tensor.packed()))
             case .fake: conv.weights = .dense(tensor.dequantize())
             }
+            if let bias = byName[conv.name]?.correctedBias { conv.bias = bias }
         }
     }
 }

@@ -70,7 +70,8 @@ public enum QuantizedModelFile {
             } else {
                 try writer.add(name: "\(name).weight", tensor: conv.weightTensor)
             }
-            try writer.add(name: "\(name).bias", tensor: Tensor(shape: [conv.bias.count], data: conv.bias))
+            let bias = byName[name]?.correctedBias ?? conv.bias
+            try writer.add(name: "\(name).bias", tensor: Tensor(shape: [bias.count], data: bias))
         }
         let anchors = ModelFile.anchorEntry(of: model)
         writer.add(name: anchors.name, dtype: anchors.dtype, shape: anchors.shape, bytes: anchors.bytes)

@@ -45,8 +45,10 @@ public struct QuantizedTensor: Equatable, Sendable {
         self.layout = layout
     }
 
-    /// Quantizes a flat row-major weight of shape `[F, C, kh, kw]`.
-    public init(quantizing weights: [Float], shape: [Int], format: QuantFormat) throws {
+    /// Quantizes a flat row-major weight of shape `[F, C, kh, kw]`. With `rangeSearch`, each
+    /// group's range is clipped where that lowers its squared error (`RangeSearch`); without,
+    /// the range is the group's min/max (DESIGN.md section 3, what the NumPy reference does).
+    public init(quantizing weights: [Float], shape: [Int], format: QuantFormat, rangeSearch: Bool = false) throws {
         let layout = try GroupLayout(granularity: format.granularity, shape: shape)
         guard weights.count == layout.count else {
             throw QuantError.countMismatch(what: "weights for shape \(shape)", expected: layout.count,
@@ -63,7 +65,7 @@ public struct QuantizedTensor: Equatable, Sendable {
         for g in 0..<layout.groupCount {
             layout.gather(group: g, from: weights, into: &values)
             parameters.append(GroupQuantizer.quantize(values, scheme: format.scheme, bits: format.bits,
-                                                      codes: &groupCodes))
+                                                      rangeSearch: rangeSearch, codes: &groupCodes))
             layout.scatter(group: g, codes: groupCodes, into: &codes)
         }
         self.format = format

@@ -27,6 +27,32 @@ public enum NPY {
 
     /// Reads an array as float32 (uint8/float16/float64 are converted).
     public static func read(_ url: URL) throws -> Tensor {
+        let (descr, shape, body) = try parse(url)
+        let count = shape.reduce(1, *)
+        var values = [Float](repeating: 0, count: count)
+        body.withUnsafeBytes { raw in
+            switch descr {
+            case "<f4": for i in 0..<count { values[i] = raw.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
+            case "<f2": for i in 0..<count { values[i] = Float(raw.loadUnaligned(fromByteOffset: i * 2, as: Float16.self)) }
+            case "<f8": for i in 0..<count { values[i] = Float(raw.loadUnaligned(fromByteOffset: i * 8, as: Double.self)) }
+            default: for i in 0..<count { values[i] = Float(raw[i]) }
+            }
+        }
+        return Tensor(shape: shape, data: values)
+    }
+
+    /// Reads a float64 array at full precision (second moments and other reference statistics).
+    public static func readFloat64(_ url: URL) throws -> [Double] {
+        let (descr, shape, body) = try parse(url)
+        guard descr == "<f8" else { throw Error(path: url.path, reason: "expected float64, found \(descr)") }
+        let count = shape.reduce(1, *)
+        return body.withUnsafeBytes { raw in
+            (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: Double.self) }
+        }
+    }
+
+    /// The dtype, shape and data bytes of a .npy file (data checked to hold the whole array).
+    static func parse(_ url: URL) throws -> (descr: String, shape: [Int], body: Data) {
         let path = url.path
         let bytes = try Data(contentsOf: url)
         guard bytes.count >= 10, bytes.prefix(6) == Data([0x93] + Array("NUMPY".utf8)) else {
@@ -70,15 +96,6 @@ public enum NPY {
         guard body.count >= count * width else {
             throw Error(path: path, reason: "data holds \(body.count) bytes, shape \(shape) needs \(count * width)")
         }
-        var values = [Float](repeating: 0, count: count)
-        body.withUnsafeBytes { raw in
-            switch descr {
-            case "<f4": for i in 0..<count { values[i] = raw.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
-            case "<f2": for i in 0..<count { values[i] = Float(raw.loadUnaligned(fromByteOffset: i * 2, as: Float16.self)) }
-            case "<f8": for i in 0..<count { values[i] = Float(raw.loadUnaligned(fromByteOffset: i * 8, as: Double.self)) }
-            default: for i in 0..<count { values[i] = Float(raw[i]) }
-            }
-        }
-        return Tensor(shape: shape, data: values)
+        return (descr, shape, body)
     }
 }

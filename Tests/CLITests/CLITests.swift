@@ -180,3 +180,49 @@ struct DetectCLITests {
         return union > 0 ? inter / union : 0
     }
 }
+
+/// `quantize --calib`: calibrated quantization end to end, and its argument errors.
+struct CalibratedQuantizeCLITests {
+    /// Two shipped photos at 160 pixels: the default techniques (gptq,bias) run, the file is
+    /// written and loads, and the report says what was done.
+    @Test func calibratesOnAFolderOfImages() throws {
+        let dir = try CLI.temporaryFolder("calib")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("q.safetensors").path
+        let r = try CLI.run(["quantize", "--weights", "weights/yolov7-tiny-bccd.pt", "--scheme", "affine", "--bits", "4",
+                             "--granularity", "filter", "--calib", "images", "--calib-images", "2", "--img", "160",
+                             "--out", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("techniques gptq,bias, calibrated on 2 images at 160"), "\(r.stdout)")
+        let inspect = try CLI.run(["inspect", out])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+    }
+
+    @Test func calibrationArgumentErrors() throws {
+        let dir = try CLI.temporaryFolder("calib-errors")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("q.safetensors").path
+        let base = ["quantize", "--weights", "weights/yolov7-tiny-bccd.pt", "--scheme", "pwlq", "--bits", "4",
+                    "--granularity", "filter", "--out", out]
+        let testSplit = dir.appendingPathComponent("images/test")
+        try FileManager.default.createDirectory(at: testSplit, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: CLI.packageRoot.appendingPathComponent("images/BloodImage_00031.jpg"),
+                                         to: testSplit.appendingPathComponent("a.jpg"))
+        let empty = dir.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let cases: [([String], String)] = [
+            (["--techniques", "gptq"], "need calibration images"),
+            (["--techniques", "magic", "--calib", "images"], "unknown technique 'magic'"),
+            (["--calib", "no/such/folder"], "no/such/folder"),
+            (["--calib", empty.path], "no JPEG or PNG images"),
+            (["--calib", testSplit.path], "a test split"),
+        ]
+        for (extra, message) in cases {
+            let r = try CLI.run(base + extra)
+            #expect(r.status != 0, "\(extra)")
+            #expect(r.stderr.contains(message), "\(extra): \(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "\(extra): \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out), "\(extra) left a file")
+        }
+    }
+}

@@ -56,6 +56,9 @@ public final class ConvUnit {
         didSet { preparedLock.withLock { preparedCache = nil } }
     }
     public var bias: [Float]
+    /// Called with every input this conv runs on, before it runs (calibration collects layer
+    /// input statistics this way); nil in normal runs.
+    public var inputObserver: ((Tensor) -> Void)?
     /// Dense weights in the fast path's form (Winograd), made on first use; dropped when the
     /// weights change. Quantized (provided) weights are transformed per pass instead, so a
     /// packed model keeps only its codes resident.
@@ -72,6 +75,7 @@ public final class ConvUnit {
     }
 
     public func forward(_ x: Tensor, into output: inout Tensor, channelOffset: Int = 0, scratch: inout [Float]) {
+        inputObserver?(x)
         let w = weights.values()
         ConvKernel.forward(input: x, weight: w, bias: bias, geometry: geometry, activation: activation,
                            into: &output, channelOffset: channelOffset, scratch: &scratch, prepared: prepared)
@@ -90,6 +94,7 @@ public final class ConvUnit {
 extension ConvUnit {
     /// Planned pass: from one workspace view into another (a slice of a concat, or a temporary).
     public func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, activation act: Activation? = nil) {
+        if let inputObserver { inputObserver(ws.tensor(input)) }
         switch weights {
         case .dense(let w):
             ConvKernel.forward(&ws, input: input, output: output, weight: w, bias: bias,
