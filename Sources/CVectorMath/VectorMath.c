@@ -105,3 +105,42 @@ CLONES void cvm_decode_filter(const unsigned char *restrict bytes, long byte_cou
         }
     }
 }
+
+CLONES void cvm_im2col(const float *restrict x, long channels, long height, long width, long kh, long kw,
+                       long stride, long pad, long ow, long row0, long rows, float *restrict col) {
+    long cols = rows * ow;
+    for (long c = 0; c < channels; c++) {
+        const float *xc = x + c * height * width;
+        for (long i = 0; i < kh; i++) {
+            for (long j = 0; j < kw; j++) {
+                float *dst = col + ((c * kh + i) * kw + j) * cols;
+                // Output columns whose input column ox * stride - pad + j is inside the image.
+                long shift = j - pad;
+                long lo = (-shift + stride - 1) / stride;
+                lo = lo < 0 ? 0 : lo > ow ? ow : lo;
+                long hi = (width - shift + stride - 1) / stride;
+                hi = hi > ow ? ow : hi < lo ? lo : hi;
+                for (long r = 0; r < rows; r++) {
+                    long iy = (row0 + r) * stride - pad + i;
+                    float *d = dst + r * ow;
+                    if (iy < 0 || iy >= height) {
+                        for (long ox = 0; ox < ow; ox++) d[ox] = 0;
+                        continue;
+                    }
+                    const float *src = xc + iy * width + shift;
+                    for (long ox = 0; ox < lo; ox++) d[ox] = 0;
+                    // Separate loops with a constant stride, so each vectorises (stride 2:
+                    // load pairs of vectors, keep the even lanes).
+                    if (stride == 1) {
+                        for (long ox = lo; ox < hi; ox++) d[ox] = src[ox];
+                    } else if (stride == 2) {
+                        for (long ox = lo; ox < hi; ox++) d[ox] = src[2 * ox];
+                    } else {
+                        for (long ox = lo; ox < hi; ox++) d[ox] = src[ox * stride];
+                    }
+                    for (long ox = hi; ox < ow; ox++) d[ox] = 0;
+                }
+            }
+        }
+    }
+}

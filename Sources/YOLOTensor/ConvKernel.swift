@@ -1,4 +1,5 @@
 import CBLAS
+import CVectorMath
 
 /// Geometry of a 2-D convolution (PyTorch's Conv2d arguments, dilation 1).
 public struct ConvGeometry: Equatable, Hashable, Sendable, CustomStringConvertible {
@@ -130,6 +131,11 @@ public enum ConvKernel {
     /// to measure the difference (`bench --no-winograd`).
     nonisolated(unsafe) public static var useWinograd = true
 
+    /// Whether ungrouped convs other than Winograd's multiply through `PointwiseKernel` (where
+    /// the CPU has AVX-512): 1x1 stride-1 convs straight on the input, the others on their
+    /// im2col columns; else sgemm tiles. Off only to measure the difference (`bench --no-pointwise`).
+    nonisolated(unsafe) public static var usePointwise = true
+
     /// Fast convolution between two views of a workspace: Winograd for the 3x3 stride-1 convs
     /// it applies to, else im2col (none for 1x1 stride-1) and single-threaded sgemm per tile on
     /// `workers` threads, the bias + activation epilogue run on each tile while it is still in
@@ -147,6 +153,24 @@ public enum ConvKernel {
                              activation: activation, workers: workers)
             return
         }
+        // Weights in the blocked kernel's form: prepared once, else packed here (tests, and
+        // 3x3 stride-1 convs when Winograd is switched off: those keep sgemm).
+        let blocked = usePointwise && PointwiseKernel.applies(g)
+            ? prepared?.blocked ?? (Winograd.applies(g) ? nil : PointwiseKernel.pack(weight, geometry: g)) : nil
+        gemmForward(&ws, input: input, output: output, weight: weight, blocked: blocked, bias: bias, geometry: g,
+                    activation: activation, tileLimit: tileLimit, workers: workers)
+    }
+
+    /// im2col (none for 1x1 stride-1) and the product, through the blocked kernel when
+    /// `blocked` holds the weights in its form, else through sgemm.
+    static func gemmForward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, weight: [Float],
+                            blocked: [Float]?, bias: [Float], geometry g: ConvGeometry, activation: Activation,
+                            tileLimit: Int = maxScratchFloats, workers: Int) {
+        if let blocked, g.isPointwise {
+            PointwiseKernel.forward(&ws, input: input, output: output, packed: blocked, bias: bias, geometry: g,
+                                    activation: activation, workers: workers)
+            return
+        }
         let inShape = input.shape
         let outShape = output.shape
         let (oh, ow) = g.outputSize(height: inShape.height, width: inShape.width)
@@ -154,7 +178,10 @@ public enum ConvKernel {
         precondition(outShape.height == oh && outShape.width == ow && outShape.batch == inShape.batch
                      && outShape.channels == g.outChannels && output.storage == .arena, "conv: output view does not fit")
         precondition(weight.count >= g.weightCount && bias.count == g.outChannels, "conv: weight/bias size")
-        let tiling = ConvTiling(geometry: g, input: inShape, workers: workers, tileLimit: tileLimit)
+        precondition(blocked == nil || (g.groups == 1 && blocked!.count >= PointwiseKernel.packedCount(
+            filters: g.outChannels, channels: g.filterSize)), "conv: blocked weight size")
+        let tiling = ConvTiling(geometry: g, input: inShape, workers: workers, tileLimit: tileLimit,
+                                blocked: blocked != nil)
         ws.reserveScratch(tiling.scratchFloats)
         let cPerGroup = g.inChannels / g.groups
         let fPerGroup = g.outChannels / g.groups
@@ -165,6 +192,7 @@ public enum ConvKernel {
             ws.input.withUnsafeBufferPointer { inputBuf in
                 ws.scratch.withUnsafeMutableBufferPointer { scratchBuf in
                     weight.withUnsafeBufferPointer { wBuf in
+                      (blocked ?? []).withUnsafeBufferPointer { blockedBuf in
                         bias.withUnsafeBufferPointer { bBuf in
                             let xBase = fromInput ? inputBuf.baseAddress! : UnsafePointer(arenaBuf.baseAddress!)
                             for n in 0..<inShape.batch {
@@ -173,10 +201,14 @@ public enum ConvKernel {
                                         x: xBase + input.offset + n * input.batchStride + grp * cPerGroup * inPlane,
                                         y: arenaBuf.baseAddress! + output.offset + n * output.batchStride + grp * fPerGroup * plane,
                                         w: wBuf.baseAddress! + grp * fPerGroup * k, bias: bBuf.baseAddress! + grp * fPerGroup,
-                                        scratch: scratchBuf.baseAddress!, activation: activation, workers: workers)
+                                        // (An empty array's buffer can still have a base address.)
+                                        blocked: blocked == nil ? nil : blockedBuf.baseAddress,
+                                        scratch: scratchBuf.baseAddress!,
+                                        activation: activation, workers: workers)
                                 }
                             }
                         }
+                      }
                     }
                 }
             }
@@ -196,6 +228,17 @@ public enum ConvKernel {
             Winograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
                              activation: activation, workers: workers)
             swap(&u, &ws.stagedTransform)
+        } else if usePointwise && PointwiseKernel.applies(g) {
+            // Blocked into the staged-transform buffer, reused from pass to pass.
+            ws.stage(decoder, geometry: g, workers: workers)
+            PointwiseKernel.pack(ws.stagedWeights, geometry: g, into: &ws.stagedTransform)
+            var w: [Float] = [], u: [Float] = []
+            swap(&w, &ws.stagedWeights)
+            swap(&u, &ws.stagedTransform)
+            gemmForward(&ws, input: input, output: output, weight: w, blocked: u, bias: bias, geometry: g,
+                        activation: activation, workers: workers)
+            swap(&w, &ws.stagedWeights)
+            swap(&u, &ws.stagedTransform)
         } else {
             ws.stage(decoder, geometry: g, workers: workers)
             var w: [Float] = []
@@ -207,10 +250,13 @@ public enum ConvKernel {
     }
 
     /// One group of one batch item: `y[F, plane] = act(W[F, K] * cols(x)[K, plane] + b)`.
+    /// With `blocked` (the weights in `PointwiseKernel`'s form, ungrouped convs only) the
+    /// product and epilogue are the blocked kernel's, else sgemm's and `biasActivate`.
     static func run(_ t: ConvTiling, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-                    w: UnsafePointer<Float>, bias: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                    activation: Activation, workers: Int) {
+                    w: UnsafePointer<Float>, bias: UnsafePointer<Float>, blocked: UnsafePointer<Float>?,
+                    scratch: UnsafeMutablePointer<Float>, activation: Activation, workers: Int) {
         let m = t.filters, k = t.depth, plane = t.plane, ow = t.outWidth
+        let (act, slope) = PointwiseKernel.code(activation)
         switch t.mode {
         case .columns:
             Parallel.forEachTask(t.tasks, workers: workers) { worker, task in
@@ -228,10 +274,14 @@ public enum ConvKernel {
                     c0 = oy0 * ow
                     cols = rowCount * ow
                     let col = scratch + worker * t.scratchPerWorker
-                    im2col(x, channels: 0..<t.channels, height: t.inHeight, width: t.inWidth, geometry: t.geometry,
+                    im2colFast(x, channels: 0..<t.channels, height: t.inHeight, width: t.inWidth, geometry: t.geometry,
                            outWidth: ow, rowStart: oy0, rowCount: rowCount, into: col)
                     b = UnsafePointer(col)
                     ldb = cols
+                }
+                if let blocked {
+                    cvm_pointwise(b, ldb, blocked, k, bias, y + c0, plane, 0, m, 0, cols, act, slope)
+                    return
                 }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(cols), Int32(k), 1,
                             w, Int32(k), b, Int32(ldb), 0, y + c0, Int32(plane))
@@ -244,10 +294,15 @@ public enum ConvKernel {
             } else {
                 // The whole column matrix once, split over input channels.
                 Parallel.forEachChunk(t.channels, minPerChunk: 4, workers: workers) { range in
-                    im2col(x, channels: range, height: t.inHeight, width: t.inWidth, geometry: t.geometry,
+                    im2colFast(x, channels: range, height: t.inHeight, width: t.inWidth, geometry: t.geometry,
                            outWidth: ow, rowStart: 0, rowCount: t.outHeight, into: scratch)
                 }
                 b = UnsafePointer(scratch)
+            }
+            if let blocked {
+                PointwiseKernel.run(x: b, ldx: plane, packed: blocked, channels: k, bias: bias, y: y, ldy: plane,
+                                    filters: m, plane: plane, activation: activation, workers: workers)
+                return
             }
             Parallel.forEachTask(t.tasks, workers: workers) { _, task in
                 let f0 = task * t.filtersPerTask
@@ -269,6 +324,49 @@ public enum ConvKernel {
             col.withUnsafeMutableBufferPointer { c in
                 im2col(x.baseAddress!, channels: 0..<g.inChannels, height: s.height, width: s.width, geometry: g,
                        outWidth: ow, rowStart: 0, rowCount: oh, into: c.baseAddress!)
+            }
+        }
+        return col
+    }
+
+    /// `im2col` in C (CVectorMath), compiled for AVX-512 and AVX2 too: the stride-2 gather and
+    /// the padding zeros vectorise there (baseline Swift zeroed single floats through memset).
+    @inline(__always)
+    static func im2colFast(_ x: UnsafePointer<Float>, channels: Range<Int>, height: Int, width: Int,
+                           geometry g: ConvGeometry, outWidth ow: Int, rowStart: Int, rowCount: Int,
+                           into col: UnsafeMutablePointer<Float>) {
+        let first = channels.lowerBound
+        cvm_im2col(x + first * height * width, channels.count, height, width, g.kernelH, g.kernelW, g.stride,
+                   g.padding, ow, rowStart, rowCount, col + first * g.kernelH * g.kernelW * rowCount * ow)
+    }
+
+    /// The column matrix rows of `rows` output rows from `rowStart` through `im2colFast`, for tests.
+    public static func unfoldFast(_ input: Tensor, geometry g: ConvGeometry, rowStart: Int, rows: Int) -> [Float] {
+        let s = input.featureShape
+        let ow = g.outputSize(height: s.height, width: s.width).width
+        var col = [Float](repeating: .nan, count: g.inChannels * g.kernelH * g.kernelW * rows * ow)
+        input.data.withUnsafeBufferPointer { x in
+            col.withUnsafeMutableBufferPointer { c in
+                // Two channel ranges, as the filter-block mode splits them over workers.
+                let half = g.inChannels / 2
+                for range in [0..<half, half..<g.inChannels] where !range.isEmpty {
+                    im2colFast(x.baseAddress!, channels: range, height: s.height, width: s.width, geometry: g,
+                               outWidth: ow, rowStart: rowStart, rowCount: rows, into: c.baseAddress!)
+                }
+            }
+        }
+        return col
+    }
+
+    /// The same through the Swift `im2col` (the reference).
+    public static func unfold(_ input: Tensor, geometry g: ConvGeometry, rowStart: Int, rows: Int) -> [Float] {
+        let s = input.featureShape
+        let ow = g.outputSize(height: s.height, width: s.width).width
+        var col = [Float](repeating: .nan, count: g.inChannels * g.kernelH * g.kernelW * rows * ow)
+        input.data.withUnsafeBufferPointer { x in
+            col.withUnsafeMutableBufferPointer { c in
+                im2col(x.baseAddress!, channels: 0..<g.inChannels, height: s.height, width: s.width, geometry: g,
+                       outWidth: ow, rowStart: rowStart, rowCount: rows, into: c.baseAddress!)
             }
         }
         return col
@@ -317,15 +415,21 @@ public enum ConvKernel {
 }
 
 /// A conv's weights rearranged for its fast path, made once per weight set: the Winograd
-/// transform `[16][F][C]` for the convs it applies to (16/9 the size of the weights).
+/// transform `[16][F][C]` for the convs it applies to (16/9 the size of the weights), else
+/// (ungrouped, AVX-512) `PointwiseKernel`'s blocks of 8 filters (the size of the weights).
 public struct PreparedWeights: Sendable {
     public let winograd: [Float]?
+    public let blocked: [Float]?
 
     public init(weight: [Float], geometry g: ConvGeometry) {
         winograd = Winograd.applies(g) ? Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels) : nil
+        blocked = winograd == nil && PointwiseKernel.applies(g) ? PointwiseKernel.pack(weight, geometry: g) : nil
     }
 
-    public var bytes: Int { (winograd?.count ?? 0) * MemoryLayout<Float>.size }
+    /// Whether a conv has a prepared form at all.
+    public static func applies(_ g: ConvGeometry) -> Bool { Winograd.applies(g) || PointwiseKernel.applies(g) }
+
+    public var bytes: Int { ((winograd?.count ?? 0) + (blocked?.count ?? 0)) * MemoryLayout<Float>.size }
 }
 
 /// How one conv's work is split. `columns`: tasks are tiles of output columns (whole output
@@ -338,6 +442,9 @@ struct ConvTiling {
     static let minColumns = 256
     /// im2col tile target in floats (1 MiB: a core's L2 on the machines this was tuned on).
     static let tileFloats = 256 << 10
+    /// The same for the blocked kernel (512 KiB), which reads the tile panel by panel once per
+    /// block of 8 filters, so the whole tile should stay in L2 beside the weights.
+    static let blockedTileFloats = 128 << 10
     static let maxColumns = 4096
     /// Planes up to this many pixels (40x40) are multiplied whole.
     static let smallPlane = 1600
@@ -353,7 +460,7 @@ struct ConvTiling {
     let scratchPerWorker: Int
     let scratchFloats: Int
 
-    init(geometry g: ConvGeometry, input: FeatureShape, workers: Int, tileLimit: Int) {
+    init(geometry g: ConvGeometry, input: FeatureShape, workers: Int, tileLimit: Int, blocked: Bool = false) {
         geometry = g
         pointwise = g.isPointwise
         channels = g.inChannels / g.groups
@@ -372,7 +479,7 @@ struct ConvTiling {
             mode = .columns
             // Wide enough to amortise packing, small enough to stay in cache, and at least two
             // tasks per worker so a slower core does not hold up the layer.
-            var target = min(Self.maxColumns, max(Self.minColumns, Self.tileFloats / depth))
+            var target = min(Self.maxColumns, max(Self.minColumns, (blocked ? Self.blockedTileFloats : Self.tileFloats) / depth))
             if w > 1 { target = min(target, max(Self.minColumns, plane / (2 * w))) }
             if pointwise {
                 columnsPerTask = min(plane, target)

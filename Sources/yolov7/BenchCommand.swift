@@ -97,6 +97,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-winograd"), help: .hidden)
     var noWinograd = false
 
+    @Flag(name: .customLong("no-pointwise"), help: .hidden)
+    var noPointwise = false
+
     func validate() throws {
         guard (32...8192).contains(img) else { throw ValidationError("--img must be between 32 and 8192") }
         guard (1...256).contains(batch) else { throw ValidationError("--batch must be between 1 and 256") }
@@ -110,6 +113,7 @@ struct BenchCommand: ParsableCommand {
             let cores = threads ?? ProcessInfo.processInfo.activeProcessorCount
             ComputeThreads.set(cores)
             if noWinograd { ConvKernel.useWinograd = false }
+            if noPointwise { ConvKernel.usePointwise = false }
             let model: YOLOModel
             let modelName: String
             if weights == "random", let cfg {

@@ -311,3 +311,128 @@ struct StagedWeightTests {
         }
     }
 }
+
+/// The register-blocked 1x1 kernel (CVectorMath/Pointwise.c) against its plain form: sizes that
+/// leave column tails (P not a multiple of 16 or of the 48-column panel), filter tails (F not a
+/// multiple of 8), batch 2 written into a channel slice of a wider map, 1 to 3 workers.
+struct PointwiseKernelTests {
+    static let activations: [Activation] = [.identity, .relu, .leakyReLU(slope: 0.1), .silu, .sigmoid]
+
+    // (channels, filters, height, width)
+    @Test(.enabled(if: PointwiseKernel.available, "needs AVX-512 (elsewhere the engine keeps sgemm)"),
+          arguments: [(3, 5, 7, 9), (16, 70, 13, 37), (200, 24, 20, 20), (64, 8, 1, 17), (33, 130, 9, 11),
+                      (8, 1, 2, 3)])
+    func matchesReference(channels: Int, filters: Int, height: Int, width: Int) {
+        let plane = height * width
+        let x = randomValues(2 * channels * plane, seed: 101)
+        let weight = randomValues(filters * channels, seed: 102), bias = randomValues(filters, seed: 103)
+        // Output: channels [2, 2 + F) of a (F + 5)-channel map, batch 2.
+        let wide = filters + 5, offset = 2 * plane
+        for act in Self.activations {
+            let want = (0..<2).map { n in
+                PointwiseKernel.reference(x: Array(x[(n * channels * plane)..<((n + 1) * channels * plane)]),
+                                          weight: weight, bias: bias, channels: channels, filters: filters,
+                                          plane: plane, activation: act)
+            }
+            for workers in [1, 2, 3] {
+                var y = [Float](repeating: 7, count: 2 * wide * plane)
+                PointwiseKernel.apply(x: x, batch: 2, weight: weight, bias: bias, channels: channels, filters: filters,
+                                      plane: plane, activation: act, into: &y, yOffset: offset,
+                                      yBatchStride: wide * plane, workers: workers)
+                var worst: Float = 0
+                var outside = 0
+                for n in 0..<2 {
+                    for i in 0..<(wide * plane) {
+                        let v = y[n * wide * plane + i]
+                        let c = i / plane
+                        if c >= 2 && c < 2 + filters {
+                            worst = max(worst, abs(v - want[n][i - offset]))
+                        } else if v != 7 {
+                            outside += 1
+                        }
+                    }
+                }
+                #expect(worst < 1e-4, "C\(channels) F\(filters) \(height)x\(width) \(act) workers \(workers): \(worst)")
+                #expect(outside == 0, "C\(channels) F\(filters) \(act): \(outside) values written outside the slice")
+            }
+        }
+    }
+
+    /// With one input channel the product is a single rounding on both sides, so the fused
+    /// epilogue must give the reference's (FastMath's) numbers exactly, clamps included.
+    @Test(.enabled(if: PointwiseKernel.available, "needs AVX-512 (elsewhere the engine keeps sgemm)"))
+    func epilogueIsExact() {
+        let plane = 4000
+        let x = (0..<plane).map { Float($0) * 0.0625 - 125 }
+        let weight = randomValues(11, seed: 104).map { $0 * 1.5 }, bias = randomValues(11, seed: 105)
+        for act in Self.activations {
+            let want = PointwiseKernel.reference(x: x, weight: weight, bias: bias, channels: 1, filters: 11,
+                                                 plane: plane, activation: act)
+            var y = [Float](repeating: 0, count: 11 * plane)
+            PointwiseKernel.apply(x: x, batch: 1, weight: weight, bias: bias, channels: 1, filters: 11, plane: plane,
+                                  activation: act, into: &y, workers: 2)
+            #expect(y == want, "\(act)")
+        }
+    }
+
+    /// Tasks cover every column and filter exactly once, for planes and filter counts with tails.
+    @Test func tilingCoversOutput() {
+        for (plane, filters) in [(400, 512), (25600, 32), (17, 3), (481, 70), (1600, 24), (48, 8)] {
+            for workers in [1, 2, 3, 8] {
+                let t = PointwiseKernel.Tiling(plane: plane, filters: filters, workers: workers)
+                var hits = [Int](repeating: 0, count: plane * filters)
+                for task in 0..<t.tasks {
+                    let (cols, fs) = t.ranges(task)
+                    #expect(cols.lowerBound % 48 == 0 && fs.lowerBound % 8 == 0)
+                    for f in fs { for p in cols { hits[f * plane + p] += 1 } }
+                }
+                #expect(hits.allSatisfy { $0 == 1 }, "P\(plane) F\(filters) workers \(workers)")
+            }
+        }
+    }
+
+    /// Through the conv entry point: batch 2 into channels [3, 3 + F) of a wider map.
+    @Test func convWritesIntoBatchStridedSlice() {
+        let g = ConvGeometry(inChannels: 19, outChannels: 13, kernel: 1)
+        let (h, w) = (15, 21)
+        let x = Tensor(shape: [2, 19, h, w], data: randomValues(2 * 19 * h * w, seed: 106))
+        let weight = randomValues(g.weightCount, seed: 107), bias = randomValues(13, seed: 108)
+        let ref = ConvKernel.reference(input: x, weight: weight, bias: bias, geometry: g, activation: .silu)
+        for workers in [1, 2] {
+            var out = Tensor(shape: [2, 20, h, w], repeating: 7)
+            var scratch: [Float] = []
+            ConvKernel.forward(input: x, weight: weight, bias: bias, geometry: g, activation: .silu, into: &out,
+                               channelOffset: 3, scratch: &scratch, prepared: PreparedWeights(weight: weight, geometry: g),
+                               workers: workers)
+            let plane = h * w
+            for n in 0..<2 {
+                for c in 0..<20 {
+                    let got = out.data[((n * 20 + c) * plane)..<((n * 20 + c + 1) * plane)]
+                    if (3..<16).contains(c) {
+                        let want = ref.data[((n * 13 + c - 3) * plane)..<((n * 13 + c - 2) * plane)]
+                        #expect(zip(got, want).allSatisfy { abs($0 - $1) < 1e-4 }, "channel \(c) workers \(workers)")
+                    } else {
+                        #expect(got.allSatisfy { $0 == 7 }, "channel \(c) workers \(workers)")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The C im2col the conv tiles use against the Swift one: strides 1, 2 and 3, padding on every
+/// side, kernels up to 6x6, row ranges at the top, middle and bottom of the output.
+struct Im2colTests {
+    @Test(arguments: [(3, 1, 1), (3, 2, 1), (1, 2, 0), (6, 2, 2), (5, 3, 2), (2, 2, 0)])
+    func cEqualsSwift(kernel: Int, stride: Int, padding: Int) {
+        let g = ConvGeometry(inChannels: 5, outChannels: 4, kernel: kernel, stride: stride, padding: padding)
+        let (h, w) = (23, 37)
+        let x = Tensor(shape: [1, 5, h, w], data: randomValues(5 * h * w, seed: 111))
+        let oh = g.outputSize(height: h, width: w).height
+        for (start, rows) in [(0, oh), (0, 2), (oh / 2, 3), (oh - 1, 1)] {
+            let fast = ConvKernel.unfoldFast(x, geometry: g, rowStart: start, rows: rows)
+            let ref = ConvKernel.unfold(x, geometry: g, rowStart: start, rows: rows)
+            #expect(fast == ref, "k\(kernel) s\(stride) p\(padding) rows \(start)+\(rows)")
+        }
+    }
+}

@@ -23,4 +23,25 @@ void cvm_decode_filter(const unsigned char *bytes, long byte_count, int bits, lo
                        long channels, long kernel, const float *levels, long level_c, long level_k,
                        float *out, long out_c, long out_k);
 
+/// Unrolls output rows [row0, row0 + rows) of a conv's input (channels x height x width, dilation
+/// 1) into the column matrix rows c*kh*kw + i*kw + j of `col` ([C*kh*kw, rows*ow]), zeros where
+/// the kernel reads padding: what ConvKernel.im2col (Swift, the reference) does.
+void cvm_im2col(const float *x, long channels, long height, long width, long kh, long kw, long stride,
+                long pad, long ow, long row0, long rows, float *col);
+
+/// Activation codes of the pointwise kernel's fused epilogue (Activation in Swift).
+enum { CVM_ACT_IDENTITY = 0, CVM_ACT_RELU = 1, CVM_ACT_LEAKY = 2, CVM_ACT_SILU = 3, CVM_ACT_SIGMOID = 4 };
+
+/// Whether `cvm_pointwise` can run here (it needs AVX-512 F/DQ/BW/VL).
+int cvm_pointwise_available(void);
+/// Floats `cvm_pointwise_pack` writes: filters rounded up to a multiple of 8, times channels.
+long cvm_pointwise_packed_count(long filters, long channels);
+/// Weights W[f * ldw + c] into the kernel's blocks of 8 filters (zero-padded).
+void cvm_pointwise_pack(const float *w, long ldw, long filters, long channels, float *out);
+/// y[f * ldy + p] = act(sum_c W[f, c] * x[c * ldx + p] + bias[f]) for f in [f0, f1) and
+/// p in [p0, p1), W packed by `cvm_pointwise_pack`; act a CVM_ACT_ code (slope for LEAKY).
+/// The epilogue's arithmetic is FastMath's (Activation.applyFast) exactly.
+void cvm_pointwise(const float *x, long ldx, const float *packed, long channels, const float *bias, float *y,
+                   long ldy, long f0, long f1, long p0, long p1, int act, float slope);
+
 #endif

@@ -1,0 +1,175 @@
+// Pointwise (1x1, stride 1, ungrouped) convolution as a register-blocked matrix product,
+// Y[f, p] = act(sum_c W[f, c] X[c, p] + b[f]), with no packing of X: a tile of 8 filters x 48
+// columns lives in 24 zmm accumulators while the kernel streams X rows and broadcasts weights,
+// then bias and activation are applied before the tile is stored. sgemm instead re-packs the
+// weights for every column tile and writes the product out before a second pass adds the
+// epilogue. AVX-512 only (the engine keeps sgemm elsewhere), checked at run time.
+#include "CVectorMath.h"
+#include <immintrin.h>
+#include <stdint.h>
+
+// The epilogue must give FastMath's numbers (Activation.swift) exactly: no fused multiply-adds
+// except the explicit ones of the product.
+#pragma clang fp contract(off)
+
+#define AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+int cvm_pointwise_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+        && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
+
+// Weights in blocks of 8 filters, channel-major inside a block: the 8 weights the kernel
+// broadcasts for one input channel are adjacent, so one stream feeds them all. A last partial
+// block is padded with zeros.
+void cvm_pointwise_pack(const float *restrict w, long ldw, long filters, long channels, float *restrict out) {
+    for (long f0 = 0; f0 < filters; f0 += 8) {
+        float *blk = out + f0 * channels;
+        for (long c = 0; c < channels; c++) {
+            for (long i = 0; i < 8; i++) {
+                blk[c * 8 + i] = f0 + i < filters ? w[(f0 + i) * ldw + c] : 0.0f;
+            }
+        }
+    }
+}
+
+long cvm_pointwise_packed_count(long filters, long channels) { return (filters + 7) / 8 * 8 * channels; }
+
+// FastMath.exp on 16 lanes, operation for operation (fast_exp in VectorMath.c).
+AVX512 INLINE __m512 exp16(__m512 x) {
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    __m512 k = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), magic), magic);
+    __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(k, _mm512_set1_ps(0.693145751953125f))),
+                             _mm512_mul_ps(k, _mm512_set1_ps(1.428606765330187e-6f)));
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_add_ps(_mm512_set1_ps(1.0f / 120), _mm512_mul_ps(r, p));
+    p = _mm512_add_ps(_mm512_set1_ps(1.0f / 24), _mm512_mul_ps(r, p));
+    p = _mm512_add_ps(_mm512_set1_ps(1.0f / 6), _mm512_mul_ps(r, p));
+    p = _mm512_add_ps(_mm512_set1_ps(0.5f), _mm512_mul_ps(r, p));
+    p = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(r, p));
+    p = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(r, p));
+    // k is already a whole number, so truncation is exact.
+    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(k), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+// e^-v's argument clamped to [-87, 88] as FastMath does (max(-v, -87), then min(., 88)).
+AVX512 INLINE __m512 neg_clamped(__m512 v) {
+    __m512 t = _mm512_sub_ps(_mm512_setzero_ps(), v);
+    return _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+}
+
+// Bias + activation on one accumulator, as Activation.biasActivate does it.
+AVX512 INLINE __m512 finish(__m512 acc, float bias, int act, float slope) {
+    __m512 v = _mm512_add_ps(acc, _mm512_set1_ps(bias));
+    switch (act) {
+    case CVM_ACT_RELU:
+        return _mm512_max_ps(v, _mm512_setzero_ps());
+    case CVM_ACT_LEAKY: {
+        __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+        return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(slope));
+    }
+    case CVM_ACT_SILU:
+        return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(neg_clamped(v))));
+    case CVM_ACT_SIGMOID:
+        return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(neg_clamped(v))));
+    default:
+        return v;
+    }
+}
+
+// One register tile: MR filters (rows of the packed block `w`, 8 floats per channel) x NV
+// vectors of 16 columns, the last vector masked to `last` when MASKED. Instantiated with
+// constants only, so the accumulators stay in registers.
+AVX512 INLINE void tile(const int MR, const int NV, const int MASKED, const int PREFETCH, __mmask16 last,
+                        const float *restrict x, long ldx, const float *restrict w, long channels,
+                        const float *restrict bias, float *restrict y, long ldy, int act, float slope) {
+    __m512 acc[8][3];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
+    for (long c = 0; c < channels; c++) {
+        const float *xr = x + c * ldx;
+        __m512 xv[3];
+        for (int j = 0; j < NV; j++) {
+            xv[j] = (MASKED && j == NV - 1) ? _mm512_maskz_loadu_ps(last, xr + 16 * j) : _mm512_loadu_ps(xr + 16 * j);
+        }
+        if (PREFETCH) {
+            // The next panel's part of this row: X rows are far apart (a whole plane each), so the
+            // hardware prefetcher does not see them coming.
+            _mm_prefetch((const char *)(xr + 48), _MM_HINT_T0);
+            _mm_prefetch((const char *)(xr + 64), _MM_HINT_T0);
+            _mm_prefetch((const char *)(xr + 80), _MM_HINT_T0);
+        }
+        const float *wc = w + c * 8;
+        for (int i = 0; i < MR; i++) {
+            __m512 b = _mm512_set1_ps(wc[i]);
+            for (int j = 0; j < NV; j++) acc[i][j] = _mm512_fmadd_ps(b, xv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < MR; i++) {
+        float *yr = y + i * ldy;
+        for (int j = 0; j < NV; j++) {
+            __m512 v = finish(acc[i][j], bias[i], act, slope);
+            if (MASKED && j == NV - 1) _mm512_mask_storeu_ps(yr + 16 * j, last, v);
+            else _mm512_storeu_ps(yr + 16 * j, v);
+        }
+    }
+}
+
+#define TILE_CASE(MR, NV, M) tile(MR, NV, M, 0, last, x, ldx, w, channels, bias, y, ldy, act, slope)
+
+// Dispatch on the tile's shape: mr in {8, 4, 2, 1} (a filter tail is split into those), nv 1...3.
+AVX512 static void tile_any(int mr, int nv, int masked, __mmask16 last, const float *x, long ldx, const float *w,
+                            long channels, const float *bias, float *y, long ldy, int act, float slope) {
+#define BY_NV(MR)                                                   \
+    if (masked) {                                                   \
+        if (nv == 3) TILE_CASE(MR, 3, 1);                           \
+        else if (nv == 2) TILE_CASE(MR, 2, 1);                      \
+        else TILE_CASE(MR, 1, 1);                                   \
+    } else {                                                        \
+        if (nv == 3) TILE_CASE(MR, 3, 0);                           \
+        else if (nv == 2) TILE_CASE(MR, 2, 0);                      \
+        else TILE_CASE(MR, 1, 0);                                   \
+    }
+    switch (mr) {
+    case 8: BY_NV(8) break;
+    case 4: BY_NV(4) break;
+    case 2: BY_NV(2) break;
+    default: BY_NV(1) break;
+    }
+#undef BY_NV
+}
+
+AVX512 static void pointwise_avx512(const float *x, long ldx, const float *wp, long channels, const float *bias,
+                                    float *y, long ldy, long f0, long f1, long p0, long p1, int act, float slope) {
+    // Column panels outside, filter blocks inside: the panel of X (channels x 48) is read from
+    // memory once and then from cache by every filter block.
+    for (long p = p0; p < p1; p += 48) {
+        long cols = p1 - p < 48 ? p1 - p : 48;
+        int nv = (int)((cols + 15) / 16);
+        int rem = (int)(cols & 15);
+        int masked = rem != 0;
+        __mmask16 last = masked ? (__mmask16)((1u << rem) - 1) : (__mmask16)0xFFFF;
+        for (long f = f0; f < f1;) {
+            // A tile never crosses a packed block (f0 need not be a multiple of 8).
+            long left = f1 - f < 8 - f % 8 ? f1 - f : 8 - f % 8;
+            int mr = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+            // Filter f sits at lane f % 8 of packed block f / 8.
+            const float *w = wp + (f / 8) * 8 * channels + (f % 8);
+            if (f == f0 && mr == 8 && !masked && nv == 3 && p + 96 <= p1) {
+                tile(8, 3, 0, 1, last, x + p, ldx, w, channels, bias + f, y + f * ldy + p, ldy, act, slope);
+                f += 8;
+                continue;
+            }
+            tile_any(mr, nv, masked, last, x + p, ldx, w, channels, bias + f, y + f * ldy + p, ldy, act, slope);
+            f += mr;
+        }
+    }
+}
+
+void cvm_pointwise(const float *x, long ldx, const float *wp, long channels, const float *bias, float *y,
+                   long ldy, long f0, long f1, long p0, long p1, int act, float slope) {
+    pointwise_avx512(x, ldx, wp, channels, bias, y, ldy, f0, f1, p0, p1, act, slope);
+}

@@ -1,0 +1,175 @@
+import CVectorMath
+
+/// 1x1 stride-1 ungrouped convs through the register-blocked C kernel (CVectorMath/Pointwise.c):
+/// `Y[F, P] = act(W[F, C] X[C, P] + b)` with X read in place (no packing of the activations),
+/// the weights packed once into blocks of 8 filters (`PreparedWeights.blocked`), and the
+/// bias + activation applied while each tile is still in registers. Replaces per-tile sgemm,
+/// which re-packs all the weights for every column tile and needs a second pass for the epilogue.
+/// Other ungrouped convs use it too, as a 1x1 conv over their im2col columns (C*kh*kw "channels").
+public enum PointwiseKernel {
+    /// The kernel is AVX-512 only; elsewhere pointwise convs stay on sgemm.
+    public static let available = cvm_pointwise_available() != 0
+
+    /// Whether the kernel can multiply for this conv, directly (1x1 stride 1) or on im2col
+    /// columns (it may still be switched off: `ConvKernel.usePointwise`).
+    public static func applies(_ g: ConvGeometry) -> Bool { available && g.groups == 1 }
+
+    /// Floats of the packed weights of `filters` x `channels`.
+    public static func packedCount(filters: Int, channels: Int) -> Int {
+        cvm_pointwise_packed_count(filters, channels)
+    }
+
+    /// `weight` `[F, C]` in the kernel's layout (blocks of 8 filters, channel-major, zero-padded).
+    public static func pack(_ weight: [Float], filters: Int, channels: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: packedCount(filters: filters, channels: channels))
+        pack(weight, filters: filters, channels: channels, into: &out)
+        return out
+    }
+
+    /// A conv's weights `[F, C*kh*kw]` in the kernel's layout.
+    public static func pack(_ weight: [Float], geometry g: ConvGeometry) -> [Float] {
+        pack(weight, filters: g.outChannels, channels: g.filterSize)
+    }
+
+    public static func pack(_ weight: [Float], geometry g: ConvGeometry, into out: inout [Float]) {
+        pack(weight, filters: g.outChannels, channels: g.filterSize, into: &out)
+    }
+
+    /// The same into an existing buffer (grown if short; reused across passes by staged weights).
+    public static func pack(_ weight: [Float], filters: Int, channels: Int, into out: inout [Float]) {
+        precondition(weight.count >= filters * channels, "pointwise pack: weight size")
+        let n = packedCount(filters: filters, channels: channels)
+        if out.count < n { out = [Float](repeating: 0, count: n) }
+        weight.withUnsafeBufferPointer { w in
+            out.withUnsafeMutableBufferPointer { o in
+                cvm_pointwise_pack(w.baseAddress!, channels, filters, channels, o.baseAddress!)
+            }
+        }
+    }
+
+    /// The C epilogue's code and LeakyReLU slope for an activation.
+    static func code(_ a: Activation) -> (Int32, Float) {
+        switch a {
+        case .identity: return (Int32(CVM_ACT_IDENTITY), 0)
+        case .relu: return (Int32(CVM_ACT_RELU), 0)
+        case .leakyReLU(let s): return (Int32(CVM_ACT_LEAKY), s)
+        case .silu: return (Int32(CVM_ACT_SILU), 0)
+        case .sigmoid: return (Int32(CVM_ACT_SIGMOID), 0)
+        }
+    }
+
+    /// How one image's product is split into tasks for `Parallel.forEachTask`: a grid of column
+    /// chunks (whole 48-column panels, the kernel's tile width) by filter chunks (whole blocks
+    /// of 8). Columns first, since every column task reads only its own part of X; filters are
+    /// split too when the plane has too few panels to give each worker several tasks (20x20).
+    struct Tiling: Equatable {
+        static let panel = 48
+        /// Tasks per worker: enough that a slower core (the machine is shared) takes fewer.
+        static let tasksPerWorker = 4
+
+        let plane: Int, filters: Int
+        let columnChunks: Int, filterChunks: Int
+        var tasks: Int { columnChunks * filterChunks }
+
+        init(plane: Int, filters: Int, workers: Int) {
+            self.plane = plane
+            self.filters = filters
+            let panels = (plane + Self.panel - 1) / Self.panel
+            let blocks = (filters + 7) / 8
+            let target = workers <= 1 ? 1 : workers * Self.tasksPerWorker
+            columnChunks = max(1, min(panels, target))
+            filterChunks = max(1, min(blocks, (target + columnChunks - 1) / columnChunks))
+        }
+
+        /// Columns and filters of task `t`.
+        func ranges(_ t: Int) -> (columns: Range<Int>, filters: Range<Int>) {
+            let ci = t % columnChunks, fi = t / columnChunks
+            let panels = (plane + Self.panel - 1) / Self.panel
+            let blocks = (filters + 7) / 8
+            let p0 = min(plane, panels * ci / columnChunks * Self.panel)
+            let p1 = min(plane, panels * (ci + 1) / columnChunks * Self.panel)
+            let f0 = min(filters, blocks * fi / filterChunks * 8)
+            let f1 = min(filters, blocks * (fi + 1) / filterChunks * 8)
+            return (p0..<p1, f0..<f1)
+        }
+    }
+
+    /// One image: `y[f * ldy + p] = act(sum_c W[f, c] x[c * ldx + p] + bias[f])` over the whole
+    /// `filters x plane` output, tasks spread over `workers` threads.
+    static func run(x: UnsafePointer<Float>, ldx: Int, packed: UnsafePointer<Float>, channels: Int,
+                    bias: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, ldy: Int,
+                    filters: Int, plane: Int, activation: Activation, workers: Int) {
+        let tiling = Tiling(plane: plane, filters: filters, workers: workers)
+        let (act, slope) = code(activation)
+        Parallel.forEachTask(tiling.tasks, workers: workers) { _, t in
+            let (cols, fs) = tiling.ranges(t)
+            if cols.isEmpty || fs.isEmpty { return }
+            cvm_pointwise(x, ldx, packed, channels, bias, y, ldy, fs.lowerBound, fs.upperBound,
+                          cols.lowerBound, cols.upperBound, act, slope)
+        }
+    }
+
+    /// A conv between workspace views (the planned pass), weights already packed.
+    static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, packed: [Float],
+                        bias: [Float], geometry g: ConvGeometry, activation: Activation, workers: Int) {
+        let s = input.shape
+        precondition(g.isPointwise && s.channels == g.inChannels, "pointwise: input has \(s.channels) channels, weights want \(g.inChannels)")
+        precondition(output.shape == g.outputShape(s) && output.storage == .arena, "pointwise: output view does not fit")
+        precondition(packed.count >= packedCount(filters: g.outChannels, channels: g.inChannels)
+                     && bias.count == g.outChannels, "pointwise: weight/bias size")
+        let plane = s.planeSize
+        ws.withBases { inBase, arenaBase in
+            let views = ViewPointers(input: inBase, arena: arenaBase)
+            packed.withUnsafeBufferPointer { w in
+                bias.withUnsafeBufferPointer { b in
+                    for n in 0..<s.batch {
+                        run(x: views.source(input, item: n), ldx: plane, packed: w.baseAddress!, channels: s.channels,
+                            bias: b.baseAddress!, y: views.destination(output, item: n), ldy: plane,
+                            filters: g.outChannels, plane: plane, activation: activation, workers: workers)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The plain form the kernel is tested against: `x` `[C, P]`, `weight` `[F, C]`, each
+    /// output a sum over channels in order, then `applyFast` (the fast epilogue's arithmetic).
+    public static func reference(x: [Float], weight: [Float], bias: [Float], channels: Int, filters: Int,
+                                 plane: Int, activation: Activation) -> [Float] {
+        var y = [Float](repeating: 0, count: filters * plane)
+        for f in 0..<filters {
+            for p in 0..<plane {
+                var acc: Float = 0
+                for c in 0..<channels { acc += weight[f * channels + c] * x[c * plane + p] }
+                y[f * plane + p] = activation.applyFast(acc + bias[f])
+            }
+        }
+        return y
+    }
+
+    /// The kernel on arrays, for tests: `x` is `batch` images of `[C, P]`; image n's output goes
+    /// to `y[yOffset + n * yBatchStride ...]` (rows of `plane`), so a channel slice of a wider
+    /// map can be the target.
+    public static func apply(x: [Float], batch: Int, weight: [Float], bias: [Float], channels: Int, filters: Int,
+                             plane: Int, activation: Activation, into y: inout [Float], yOffset: Int = 0,
+                             yBatchStride: Int? = nil, workers: Int) {
+        precondition(available, "pointwise kernel needs AVX-512")
+        let stride = yBatchStride ?? filters * plane
+        precondition(x.count >= batch * channels * plane && bias.count >= filters, "pointwise apply: sizes")
+        precondition(y.count >= yOffset + (batch - 1) * stride + filters * plane, "pointwise apply: output size")
+        let packed = pack(weight, filters: filters, channels: channels)
+        x.withUnsafeBufferPointer { xb in
+            packed.withUnsafeBufferPointer { w in
+                bias.withUnsafeBufferPointer { b in
+                    y.withUnsafeMutableBufferPointer { yb in
+                        for n in 0..<batch {
+                            run(x: xb.baseAddress! + n * channels * plane, ldx: plane, packed: w.baseAddress!,
+                                channels: channels, bias: b.baseAddress!, y: yb.baseAddress! + yOffset + n * stride,
+                                ldy: plane, filters: filters, plane: plane, activation: activation, workers: workers)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
