@@ -147,10 +147,14 @@ public enum ConvKernel {
                                workers requested: Int? = nil) {
         let workers = requested ?? ws.threadCount
         if useWinograd && Winograd.applies(g) {
-            let u = prepared?.winograd
-                ?? Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels)
-            Winograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
-                             activation: activation, workers: workers)
+            if let prepared, let u = prepared.winograd {
+                Winograd.forward(&ws, input: input, output: output, transformed: u, layout: prepared.winogradLayout,
+                                 bias: bias, geometry: g, activation: activation, workers: workers)
+            } else {
+                let u = Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels)
+                Winograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
+                                 activation: activation, workers: workers)
+            }
             return
         }
         // Weights in the blocked kernel's form: prepared once, else packed here (tests, and
@@ -222,11 +226,12 @@ public enum ConvKernel {
                                activation: Activation, workers requested: Int? = nil) {
         let workers = requested ?? ws.threadCount
         if useWinograd && Winograd.applies(g) {
-            ws.stageWinograd(decoder, geometry: g, workers: workers)
+            let layout = Winograd.WeightLayout.preferred
+            ws.stageWinograd(decoder, geometry: g, layout: layout, workers: workers)
             var u: [Float] = []
             swap(&u, &ws.stagedTransform)
-            Winograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
-                             activation: activation, workers: workers)
+            Winograd.forward(&ws, input: input, output: output, transformed: u, layout: layout, bias: bias,
+                             geometry: g, activation: activation, workers: workers)
             swap(&u, &ws.stagedTransform)
         } else if usePointwise && PointwiseKernel.applies(g) {
             // Blocked into the staged-transform buffer, reused from pass to pass.
@@ -418,11 +423,20 @@ public enum ConvKernel {
 /// transform `[16][F][C]` for the convs it applies to (16/9 the size of the weights), else
 /// (ungrouped, AVX-512) `PointwiseKernel`'s blocks of 8 filters (the size of the weights).
 public struct PreparedWeights: Sendable {
+    /// The Winograd transform, in `winogradLayout`.
     public let winograd: [Float]?
+    public let winogradLayout: Winograd.WeightLayout
     public let blocked: [Float]?
 
     public init(weight: [Float], geometry g: ConvGeometry) {
-        winograd = Winograd.applies(g) ? Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels) : nil
+        if Winograd.applies(g) {
+            let u = Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels)
+            winogradLayout = .preferred
+            winograd = winogradLayout == .blocked ? Winograd.block(u, filters: g.outChannels, channels: g.inChannels) : u
+        } else {
+            winograd = nil
+            winogradLayout = .plain
+        }
         blocked = winograd == nil && PointwiseKernel.applies(g) ? PointwiseKernel.pack(weight, geometry: g) : nil
     }
 

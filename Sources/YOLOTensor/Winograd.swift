@@ -84,12 +84,15 @@ public enum Winograd {
 
     /// The conv from one workspace view into another; `transformed` from `transformWeights`.
     public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, transformed u: [Float],
-                               bias: [Float], geometry g: ConvGeometry, activation: Activation, workers requested: Int? = nil) {
+                               layout: WeightLayout = .plain, bias: [Float], geometry g: ConvGeometry,
+                               activation: Activation, workers requested: Int? = nil) {
         let workers = requested ?? ws.threadCount
         precondition(applies(g) && input.shape.channels == g.inChannels && output.shape.channels == g.outChannels
                      && output.shape.height == input.shape.height && output.shape.width == input.shape.width
                      && output.shape.batch == input.shape.batch && output.storage == .arena, "Winograd: views do not fit")
-        precondition(u.count >= 16 * g.inChannels * g.outChannels && bias.count == g.outChannels, "Winograd: weight sizes")
+        precondition(u.count >= layout.floats(filters: g.outChannels, channels: g.inChannels) && bias.count == g.outChannels,
+                     "Winograd: weight sizes")
+        precondition(layout == .plain || PointwiseKernel.available, "Winograd: blocked weights need the blocked kernel")
         let t = WinogradTiling(geometry: g, input: input.shape, workers: workers)
         ws.reserveScratch(t.scratchFloats)
         let fromInput = input.storage == .input
@@ -102,8 +105,8 @@ public enum Winograd {
                             for n in 0..<input.shape.batch {
                                 run(t, x: xBase + input.offset + n * input.batchStride,
                                     y: arenaBuf.baseAddress! + output.offset + n * output.batchStride,
-                                    u: uBuf.baseAddress!, bias: bBuf.baseAddress!, scratch: scratchBuf.baseAddress!,
-                                    activation: activation, workers: workers)
+                                    u: uBuf.baseAddress!, layout: layout, bias: bBuf.baseAddress!,
+                                    scratch: scratchBuf.baseAddress!, activation: activation, workers: workers)
                             }
                         }
                     }
@@ -113,9 +116,28 @@ public enum Winograd {
     }
 
     static func run(_ t: WinogradTiling, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-                    u: UnsafePointer<Float>, bias: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                    activation: Activation, workers: Int) {
+                    u: UnsafePointer<Float>, layout: WeightLayout, bias: UnsafePointer<Float>,
+                    scratch: UnsafeMutablePointer<Float>, activation: Activation, workers: Int) {
         let c = t.channels, f = t.filters
+        // M[xi] rows f0..<f1 = U[xi] V[xi] over `tiles` columns (ld `tiles`), through sgemm
+        // (plain weights) or the blocked kernel (no bias, no activation: the output transform
+        // adds them after).
+        let blockStride = layout.matrixFloats(filters: f, channels: c)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: f) { zeros in
+        zeros.initialize(repeating: 0)
+        let noBias = UnsafePointer(zeros.baseAddress!)
+        func product(_ xi: Int, filters f0: Int, _ f1: Int, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
+                     tiles: Int) {
+            switch layout {
+            case .plain:
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(f1 - f0), Int32(tiles), Int32(c), 1,
+                            u + (xi * f + f0) * c, Int32(c), v + xi * c * tiles, Int32(tiles), 0,
+                            m + (xi * f + f0) * tiles, Int32(tiles))
+            case .blocked:
+                cvm_pointwise(v + xi * c * tiles, tiles, u + xi * blockStride, c, noBias, m + xi * f * tiles, tiles,
+                              f0, f1, 0, tiles, Int32(CVM_ACT_IDENTITY), 0)
+            }
+        }
         switch t.mode {
         case .tiles:
             // Each task: a block of tile rows, transformed, multiplied and finished by one worker.
@@ -126,11 +148,7 @@ public enum Winograd {
                 let v = scratch + worker * t.scratchPerWorker
                 let m = v + 16 * c * t.tilesPerTask
                 transformInput(t, x: x, channels: 0..<c, tileRows: ty0..<ty1, into: v, ld: tiles)
-                for xi in 0..<16 {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(f), Int32(tiles), Int32(c), 1,
-                                u + xi * f * c, Int32(c), v + xi * c * tiles, Int32(tiles), 0,
-                                m + xi * f * tiles, Int32(tiles))
-                }
+                for xi in 0..<16 { product(xi, filters: 0, f, v: v, m: m, tiles: tiles) }
                 transformOutput(t, m: m, ld: tiles, filters: 0..<f, tileRows: ty0..<ty1, y: y, bias: bias,
                                 activation: activation)
             }
@@ -146,16 +164,50 @@ public enum Winograd {
             Parallel.forEachTask(16 * blocks, workers: workers) { _, task in
                 let xi = task / blocks
                 let f0 = (task % blocks) * t.filtersPerTask
-                let fm = min(t.filtersPerTask, f - f0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(fm), Int32(tiles), Int32(c), 1,
-                            u + (xi * f + f0) * c, Int32(c), v + xi * c * tiles, Int32(tiles), 0,
-                            m + (xi * f + f0) * tiles, Int32(tiles))
+                product(xi, filters: f0, min(f, f0 + t.filtersPerTask), v: v, m: m, tiles: tiles)
             }
             Parallel.forEachChunk(f, minPerChunk: 4, workers: workers) { range in
                 transformOutput(t, m: m, ld: tiles, filters: range, tileRows: 0..<t.tileRows, y: y, bias: bias,
                                 activation: activation)
             }
         }
+        }
+    }
+
+    /// How the 16 transformed weight matrices `U[xi]` (F x C each) are stored.
+    public enum WeightLayout: Sendable, Equatable {
+        /// `[16][F][C]` row-major: the products run through sgemm.
+        case plain
+        /// Each `U[xi]` in `PointwiseKernel`'s blocks of 8 filters, one after the other: the
+        /// products run through its AVX-512 kernel, which reads the transformed tiles in place
+        /// instead of packing them for every product as sgemm does.
+        case blocked
+
+        /// Floats of one `U[xi]`.
+        func matrixFloats(filters: Int, channels: Int) -> Int {
+            self == .plain ? filters * channels : PointwiseKernel.packedCount(filters: filters, channels: channels)
+        }
+
+        public func floats(filters: Int, channels: Int) -> Int { 16 * matrixFloats(filters: filters, channels: channels) }
+
+        /// The layout used where the CPU allows.
+        public static var preferred: WeightLayout { PointwiseKernel.available && ConvKernel.usePointwise ? .blocked : .plain }
+    }
+
+    /// Plain `[16][F][C]` weights `u` rearranged into the blocked layout (into `out`, grown if short).
+    public static func block(_ u: UnsafePointer<Float>, filters: Int, channels: Int, into out: UnsafeMutablePointer<Float>) {
+        let stride = PointwiseKernel.packedCount(filters: filters, channels: channels)
+        for xi in 0..<16 {
+            cvm_pointwise_pack(u + xi * filters * channels, channels, filters, channels, out + xi * stride)
+        }
+    }
+
+    public static func block(_ u: [Float], filters: Int, channels: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: WeightLayout.blocked.floats(filters: filters, channels: channels))
+        u.withUnsafeBufferPointer { ub in
+            out.withUnsafeMutableBufferPointer { ob in block(ub.baseAddress!, filters: filters, channels: channels, into: ob.baseAddress!) }
+        }
+        return out
     }
 
     /// V = B^T d B for the tiles of `tileRows` and input channels `channels`: position xi of
