@@ -85,6 +85,11 @@ let benchmarks: @Sendable () -> Void = {
             Benchmark("dequantize \(name) affine 4-bit \(granularity)") { benchmark in
                 for _ in benchmark.scaledIterations { blackHole(try! packed.dequantize()) }
             }
+            // The runtime's path: the C table-lookup decoder a packed model runs per conv per pass.
+            let provider = PackedConvWeights(packed)
+            Benchmark("decode (runtime) \(name) affine 4-bit \(granularity)") { benchmark in
+                for _ in benchmark.scaledIterations { blackHole(provider.denseWeights()) }
+            }
         }
     }
 }
