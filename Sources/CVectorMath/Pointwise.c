@@ -21,21 +21,17 @@ int cvm_pointwise_available(void) {
         && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
 }
 
-// Weights in blocks of 8 filters, channel-major inside a block: the 8 weights the kernel
-// broadcasts for one input channel are adjacent, so one stream feeds them all. A last partial
-// block is padded with zeros.
+// The kernel reads W in place (row-major, rows `ldw` apart): the eight weights it broadcasts
+// for one channel come from eight rows, each of which stays in L1 for the next 15 channels, so
+// a packed copy bought nothing measurable and cost a second copy of the weights. "Packing" is a
+// plain copy (for staged weights that need their own buffer).
 void cvm_pointwise_pack(const float *restrict w, long ldw, long filters, long channels, float *restrict out) {
-    for (long f0 = 0; f0 < filters; f0 += 8) {
-        float *blk = out + f0 * channels;
-        for (long c = 0; c < channels; c++) {
-            for (long i = 0; i < 8; i++) {
-                blk[c * 8 + i] = f0 + i < filters ? w[(f0 + i) * ldw + c] : 0.0f;
-            }
-        }
+    for (long f = 0; f < filters; f++) {
+        for (long c = 0; c < channels; c++) out[f * channels + c] = w[f * ldw + c];
     }
 }
 
-long cvm_pointwise_packed_count(long filters, long channels) { return (filters + 7) / 8 * 8 * channels; }
+long cvm_pointwise_packed_count(long filters, long channels) { return filters * channels; }
 
 // FastMath.exp on 16 lanes, operation for operation (fast_exp in VectorMath.c).
 AVX512 INLINE __m512 exp16(__m512 x) {
@@ -80,12 +76,14 @@ AVX512 INLINE __m512 finish(__m512 acc, float bias, int act, float slope) {
     }
 }
 
-// One register tile: MR filters (rows of the packed block `w`, 8 floats per channel) x NV
-// vectors of 16 columns, the last vector masked to `last` when MASKED. Instantiated with
-// constants only, so the accumulators stay in registers.
+// One register tile: MR filters (rows of `w`, `ldw` apart) x NV vectors of 16 columns, the last
+// vector masked to `last` when MASKED. Instantiated with constants only, so the accumulators
+// stay in registers.
 AVX512 INLINE void tile(const int MR, const int NV, const int MASKED, const int PREFETCH, __mmask16 last,
-                        const float *restrict x, long ldx, const float *restrict w, long channels,
+                        const float *restrict x, long ldx, const float *restrict w, long ldw, long channels,
                         const float *restrict bias, float *restrict y, long ldy, int act, float slope) {
+    const float *wr[8];
+    for (int i = 0; i < MR; i++) wr[i] = w + i * ldw;
     __m512 acc[8][3];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
@@ -102,9 +100,8 @@ AVX512 INLINE void tile(const int MR, const int NV, const int MASKED, const int 
             _mm_prefetch((const char *)(xr + 64), _MM_HINT_T0);
             _mm_prefetch((const char *)(xr + 80), _MM_HINT_T0);
         }
-        const float *wc = w + c * 8;
         for (int i = 0; i < MR; i++) {
-            __m512 b = _mm512_set1_ps(wc[i]);
+            __m512 b = _mm512_set1_ps(wr[i][c]);
             for (int j = 0; j < NV; j++) acc[i][j] = _mm512_fmadd_ps(b, xv[j], acc[i][j]);
         }
     }
@@ -118,11 +115,11 @@ AVX512 INLINE void tile(const int MR, const int NV, const int MASKED, const int 
     }
 }
 
-#define TILE_CASE(MR, NV, M) tile(MR, NV, M, 0, last, x, ldx, w, channels, bias, y, ldy, act, slope)
+#define TILE_CASE(MR, NV, M) tile(MR, NV, M, 0, last, x, ldx, w, ldw, channels, bias, y, ldy, act, slope)
 
 // Dispatch on the tile's shape: mr in {8, 4, 2, 1} (a filter tail is split into those), nv 1...3.
 AVX512 static void tile_any(int mr, int nv, int masked, __mmask16 last, const float *x, long ldx, const float *w,
-                            long channels, const float *bias, float *y, long ldy, int act, float slope) {
+                            long ldw, long channels, const float *bias, float *y, long ldy, int act, float slope) {
 #define BY_NV(MR)                                                   \
     if (masked) {                                                   \
         if (nv == 3) TILE_CASE(MR, 3, 1);                           \
@@ -142,8 +139,9 @@ AVX512 static void tile_any(int mr, int nv, int masked, __mmask16 last, const fl
 #undef BY_NV
 }
 
-AVX512 static void pointwise_avx512(const float *x, long ldx, const float *wp, long channels, const float *bias,
-                                    float *y, long ldy, long f0, long f1, long p0, long p1, int act, float slope) {
+AVX512 static void pointwise_avx512(const float *x, long ldx, const float *w, long ldw, long channels,
+                                    const float *bias, float *y, long ldy, long f0, long f1, long p0, long p1,
+                                    int act, float slope) {
     // Column panels outside, filter blocks inside: the panel of X (channels x 48) is read from
     // memory once and then from cache by every filter block.
     for (long p = p0; p < p1; p += 48) {
@@ -153,23 +151,21 @@ AVX512 static void pointwise_avx512(const float *x, long ldx, const float *wp, l
         int masked = rem != 0;
         __mmask16 last = masked ? (__mmask16)((1u << rem) - 1) : (__mmask16)0xFFFF;
         for (long f = f0; f < f1;) {
-            // A tile never crosses a packed block (f0 need not be a multiple of 8).
-            long left = f1 - f < 8 - f % 8 ? f1 - f : 8 - f % 8;
+            long left = f1 - f;
             int mr = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-            // Filter f sits at lane f % 8 of packed block f / 8.
-            const float *w = wp + (f / 8) * 8 * channels + (f % 8);
+            const float *wf = w + f * ldw;
             if (f == f0 && mr == 8 && !masked && nv == 3 && p + 96 <= p1) {
-                tile(8, 3, 0, 1, last, x + p, ldx, w, channels, bias + f, y + f * ldy + p, ldy, act, slope);
+                tile(8, 3, 0, 1, last, x + p, ldx, wf, ldw, channels, bias + f, y + f * ldy + p, ldy, act, slope);
                 f += 8;
                 continue;
             }
-            tile_any(mr, nv, masked, last, x + p, ldx, w, channels, bias + f, y + f * ldy + p, ldy, act, slope);
+            tile_any(mr, nv, masked, last, x + p, ldx, wf, ldw, channels, bias + f, y + f * ldy + p, ldy, act, slope);
             f += mr;
         }
     }
 }
 
-void cvm_pointwise(const float *x, long ldx, const float *wp, long channels, const float *bias, float *y,
+void cvm_pointwise(const float *x, long ldx, const float *w, long ldw, long channels, const float *bias, float *y,
                    long ldy, long f0, long f1, long p0, long p1, int act, float slope) {
-    pointwise_avx512(x, ldx, wp, channels, bias, y, ldy, f0, f1, p0, p1, act, slope);
+    pointwise_avx512(x, ldx, w, ldw, channels, bias, y, ldy, f0, f1, p0, p1, act, slope);
 }

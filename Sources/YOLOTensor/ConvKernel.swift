@@ -227,7 +227,7 @@ public enum ConvKernel {
         let workers = requested ?? ws.threadCount
         if useWinograd && Winograd.applies(g) {
             let layout = Winograd.WeightLayout.preferred
-            ws.stageWinograd(decoder, geometry: g, layout: layout, workers: workers)
+            ws.stageWinograd(decoder, geometry: g, workers: workers)
             var u: [Float] = []
             swap(&u, &ws.stagedTransform)
             Winograd.forward(&ws, input: input, output: output, transformed: u, layout: layout, bias: bias,
@@ -285,7 +285,7 @@ public enum ConvKernel {
                     ldb = cols
                 }
                 if let blocked {
-                    cvm_pointwise(b, ldb, blocked, k, bias, y + c0, plane, 0, m, 0, cols, act, slope)
+                    cvm_pointwise(b, ldb, blocked, k, k, bias, y + c0, plane, 0, m, 0, cols, act, slope)
                     return
                 }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(cols), Int32(k), 1,
@@ -421,7 +421,7 @@ public enum ConvKernel {
 
 /// A conv's weights rearranged for its fast path, made once per weight set: the Winograd
 /// transform `[16][F][C]` for the convs it applies to (16/9 the size of the weights), else
-/// (ungrouped, AVX-512) `PointwiseKernel`'s blocks of 8 filters (the size of the weights).
+/// (ungrouped, AVX-512) the weights for `PointwiseKernel` (the same storage as the dense ones).
 public struct PreparedWeights: Sendable {
     /// The Winograd transform, in `winogradLayout`.
     public let winograd: [Float]?
@@ -443,7 +443,8 @@ public struct PreparedWeights: Sendable {
     /// Whether a conv has a prepared form at all.
     public static func applies(_ g: ConvGeometry) -> Bool { Winograd.applies(g) || PointwiseKernel.applies(g) }
 
-    public var bytes: Int { ((winograd?.count ?? 0) + (blocked?.count ?? 0)) * MemoryLayout<Float>.size }
+    /// Bytes of its own (`blocked` shares the dense weights' storage: the kernel reads them as they are).
+    public var bytes: Int { (winograd?.count ?? 0) * MemoryLayout<Float>.size }
 }
 
 /// How one conv's work is split. `columns`: tasks are tiles of output columns (whole output

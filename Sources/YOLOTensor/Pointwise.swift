@@ -2,7 +2,7 @@ import CVectorMath
 
 /// 1x1 stride-1 ungrouped convs through the register-blocked C kernel (CVectorMath/Pointwise.c):
 /// `Y[F, P] = act(W[F, C] X[C, P] + b)` with X read in place (no packing of the activations),
-/// the weights packed once into blocks of 8 filters (`PreparedWeights.blocked`), and the
+/// the weights read in place too (row-major; `PreparedWeights.blocked` shares their storage), and the
 /// bias + activation applied while each tile is still in registers. Replaces per-tile sgemm,
 /// which re-packs all the weights for every column tile and needs a second pass for the epilogue.
 /// Other ungrouped convs use it too, as a 1x1 conv over their im2col columns (C*kh*kw "channels").
@@ -19,8 +19,10 @@ public enum PointwiseKernel {
         cvm_pointwise_packed_count(filters, channels)
     }
 
-    /// `weight` `[F, C]` in the kernel's layout (blocks of 8 filters, channel-major, zero-padded).
+    /// `weight` `[F, C]` in the kernel's layout, which is plain row-major.
     public static func pack(_ weight: [Float], filters: Int, channels: Int) -> [Float] {
+        // The layout is the weight's own: share its storage rather than copy it.
+        if weight.count == filters * channels { return weight }
         var out = [Float](repeating: 0, count: packedCount(filters: filters, channels: channels))
         pack(weight, filters: filters, channels: channels, into: &out)
         return out
@@ -104,7 +106,7 @@ public enum PointwiseKernel {
         Parallel.forEachTask(tiling.tasks, workers: workers) { _, t in
             let (cols, fs) = tiling.ranges(t)
             if cols.isEmpty || fs.isEmpty { return }
-            cvm_pointwise(x, ldx, packed, channels, bias, y, ldy, fs.lowerBound, fs.upperBound,
+            cvm_pointwise(x, ldx, packed, channels, channels, bias, y, ldy, fs.lowerBound, fs.upperBound,
                           cols.lowerBound, cols.upperBound, act, slope)
         }
     }

@@ -32,24 +32,10 @@ extension Workspace {
 
     /// The Winograd form `[16][F][C]` of a decoded 3x3 weight in `stagedTransform`, each filter
     /// block decoded into `stagedWeights` and transformed while it is in cache.
-    mutating func stageWinograd(_ decoder: WeightDecoder, geometry g: ConvGeometry, layout: Winograd.WeightLayout = .plain,
-                                workers: Int) {
+    mutating func stageWinograd(_ decoder: WeightDecoder, geometry g: ConvGeometry, workers: Int) {
         let f = g.outChannels, c = g.inChannels
         Self.grow(&stagedWeights, to: g.weightCount)
         Self.grow(&stagedTransform, to: 16 * f * c)
-        defer {
-            // The blocked kernel's layout: one more rearranging pass over the transform, into the
-            // spare buffer, which then changes places with `stagedTransform`.
-            if layout == .blocked {
-                Self.grow(&stagedBlocked, to: layout.floats(filters: f, channels: c))
-                stagedTransform.withUnsafeBufferPointer { u in
-                    stagedBlocked.withUnsafeMutableBufferPointer { b in
-                        Winograd.block(u.baseAddress!, filters: f, channels: c, into: b.baseAddress!)
-                    }
-                }
-                swap(&stagedTransform, &stagedBlocked)
-            }
-        }
         stagedWeights.withUnsafeMutableBufferPointer { w in
             stagedTransform.withUnsafeMutableBufferPointer { u in
                 let wBase = w.baseAddress!, uBase = u.baseAddress!

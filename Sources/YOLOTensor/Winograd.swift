@@ -134,7 +134,7 @@ public enum Winograd {
                             u + (xi * f + f0) * c, Int32(c), v + xi * c * tiles, Int32(tiles), 0,
                             m + (xi * f + f0) * tiles, Int32(tiles))
             case .blocked:
-                cvm_pointwise(v + xi * c * tiles, tiles, u + xi * blockStride, c, noBias, m + xi * f * tiles, tiles,
+                cvm_pointwise(v + xi * c * tiles, tiles, u + xi * blockStride, c, c, noBias, m + xi * f * tiles, tiles,
                               f0, f1, 0, tiles, Int32(CVM_ACT_IDENTITY), 0)
             }
         }
@@ -174,19 +174,16 @@ public enum Winograd {
         }
     }
 
-    /// How the 16 transformed weight matrices `U[xi]` (F x C each) are stored.
+    /// How the 16 products `M[xi] = U[xi] V[xi]` run; the weights `[16][F][C]` are the same.
     public enum WeightLayout: Sendable, Equatable {
-        /// `[16][F][C]` row-major: the products run through sgemm.
+        /// Through sgemm.
         case plain
-        /// Each `U[xi]` in `PointwiseKernel`'s blocks of 8 filters, one after the other: the
-        /// products run through its AVX-512 kernel, which reads the transformed tiles in place
+        /// Through `PointwiseKernel`'s AVX-512 kernel, which reads the transformed tiles in place
         /// instead of packing them for every product as sgemm does.
         case blocked
 
         /// Floats of one `U[xi]`.
-        func matrixFloats(filters: Int, channels: Int) -> Int {
-            self == .plain ? filters * channels : PointwiseKernel.packedCount(filters: filters, channels: channels)
-        }
+        func matrixFloats(filters: Int, channels: Int) -> Int { filters * channels }
 
         public func floats(filters: Int, channels: Int) -> Int { 16 * matrixFloats(filters: filters, channels: channels) }
 
@@ -194,21 +191,8 @@ public enum Winograd {
         public static var preferred: WeightLayout { PointwiseKernel.available && ConvKernel.usePointwise ? .blocked : .plain }
     }
 
-    /// Plain `[16][F][C]` weights `u` rearranged into the blocked layout (into `out`, grown if short).
-    public static func block(_ u: UnsafePointer<Float>, filters: Int, channels: Int, into out: UnsafeMutablePointer<Float>) {
-        let stride = PointwiseKernel.packedCount(filters: filters, channels: channels)
-        for xi in 0..<16 {
-            cvm_pointwise_pack(u + xi * filters * channels, channels, filters, channels, out + xi * stride)
-        }
-    }
-
-    public static func block(_ u: [Float], filters: Int, channels: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: WeightLayout.blocked.floats(filters: filters, channels: channels))
-        u.withUnsafeBufferPointer { ub in
-            out.withUnsafeMutableBufferPointer { ob in block(ub.baseAddress!, filters: filters, channels: channels, into: ob.baseAddress!) }
-        }
-        return out
-    }
+    /// The weights for `layout`: the same array (the kernel reads `[16][F][C]` as it is).
+    public static func block(_ u: [Float], filters: Int, channels: Int) -> [Float] { u }
 
     /// V = B^T d B for the tiles of `tileRows` and input channels `channels`: position xi of
     /// channel c, tile j (numbered from the first of `tileRows`) at `v[(xi * C + c) * ld + j]`.

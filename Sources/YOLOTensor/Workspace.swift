@@ -43,8 +43,6 @@ public struct Workspace {
     /// them packed (see `WeightDecoder`).
     public var stagedWeights: [Float]
     public var stagedTransform: [Float]
-    /// Spare buffer for rearranging `stagedTransform` (swapped with it).
-    public var stagedBlocked: [Float]
     /// Threads for this workspace's kernels; nil: `Parallel.workers`.
     public var workers: Int?
 
@@ -57,7 +55,6 @@ public struct Workspace {
         result = []
         stagedWeights = []
         stagedTransform = []
-        stagedBlocked = []
         workers = nil
     }
 
