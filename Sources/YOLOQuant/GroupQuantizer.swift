@@ -277,8 +277,9 @@ enum GroupQuantizer {
     }
 }
 
-/// Decodes the codes of any group of one tensor: one codec per group, built once.
-struct Decoder {
+/// The codecs of every group of one tensor, built once: dequantizes codes, and (for
+/// error-feedback rounding) encodes single values on a group's fixed grid.
+struct GroupCodecs {
     enum Codecs {
         case affine([AffineCodec])
         case symmetric([SymmetricCodec])
@@ -292,6 +293,16 @@ struct Decoder {
         case .affine: codecs = .affine(parameters.map { AffineCodec(parameters: $0, bits: bits) })
         case .symmetric: codecs = .symmetric(parameters.map { SymmetricCodec(parameters: $0, bits: bits) })
         case .pwlq: codecs = .pwlq(parameters.map { PWLQCodec(parameters: $0, bits: bits) })
+        }
+    }
+
+    /// The nearest level of group `group`'s grid to `r`: its code and value.
+    @inline(__always)
+    func encode(_ r: Float, group: Int) -> (code: UInt8, value: Float) {
+        switch codecs {
+        case .affine(let list): return list[group].encode(r)
+        case .symmetric(let list): return list[group].encode(r)
+        case .pwlq(let list): return list[group].encode(r)
         }
     }
 

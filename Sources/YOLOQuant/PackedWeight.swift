@@ -64,7 +64,7 @@ public struct PackedWeight: Equatable, Sendable {
         let first = filters.lowerBound * layout.filterSize
         let codes = try BitPacking.unpack(bytes, bits: format.bits, count: count,
                                           range: first..<(filters.upperBound * layout.filterSize))
-        return Decoder(scheme: format.scheme, bits: format.bits, parameters: parameters)
+        return GroupCodecs(scheme: format.scheme, bits: format.bits, parameters: parameters)
             .dequantize(layout: layout, filters: filters, codes: codes, codeOffset: first)
     }
 }

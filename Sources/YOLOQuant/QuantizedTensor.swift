@@ -88,7 +88,7 @@ public struct QuantizedTensor: Equatable, Sendable {
 
     /// All reconstructed values r', flat W order.
     public func dequantize() -> [Float] {
-        Decoder(scheme: scheme, bits: bits, parameters: parameters)
+        GroupCodecs(scheme: scheme, bits: bits, parameters: parameters)
             .dequantize(layout: layout, filters: 0..<layout.filterCount, codes: codes, codeOffset: 0)
     }
 
@@ -96,7 +96,7 @@ public struct QuantizedTensor: Equatable, Sendable {
     /// runtime can dequantize a weight tile by tile.
     public func dequantize(filters: Range<Int>) throws -> [Float] {
         try Self.checkFilters(filters, layout: layout)
-        return Decoder(scheme: scheme, bits: bits, parameters: parameters)
+        return GroupCodecs(scheme: scheme, bits: bits, parameters: parameters)
             .dequantize(layout: layout, filters: filters, codes: codes, codeOffset: 0)
     }
 

@@ -40,7 +40,7 @@ enum ErrorFeedbackQuantizer {
         meanDiagonal /= Double(n)
         guard let u = inverseCholeskyFactor(h, n: n, damping: damping * meanDiagonal) else { return start }
 
-        let encoder = GroupEncoder(scheme: start.scheme, bits: start.bits, parameters: start.parameters)
+        let encoder = GroupCodecs(scheme: start.scheme, bits: start.bits, parameters: start.parameters)
         let layout = start.layout
         let kernel = layout.kernel
         // Group of W[f, i] for every f, i (the parameters stay fixed while codes change).
@@ -109,33 +109,5 @@ enum ErrorFeedbackQuantizer {
             lambda = lambda > 0 ? lambda * 10 : 1e-6
         }
         return nil
-    }
-}
-
-/// The encoders of every group of one tensor (round to the nearest level of the group's grid).
-struct GroupEncoder {
-    enum Codecs {
-        case affine([AffineCodec])
-        case symmetric([SymmetricCodec])
-        case pwlq([PWLQCodec])
-    }
-
-    let codecs: Codecs
-
-    init(scheme: QuantScheme, bits: Int, parameters: [GroupParameters]) {
-        switch scheme {
-        case .affine: codecs = .affine(parameters.map { AffineCodec(parameters: $0, bits: bits) })
-        case .symmetric: codecs = .symmetric(parameters.map { SymmetricCodec(parameters: $0, bits: bits) })
-        case .pwlq: codecs = .pwlq(parameters.map { PWLQCodec(parameters: $0, bits: bits) })
-        }
-    }
-
-    @inline(__always)
-    func encode(_ r: Float, group: Int) -> (code: UInt8, value: Float) {
-        switch codecs {
-        case .affine(let list): return list[group].encode(r)
-        case .symmetric(let list): return list[group].encode(r)
-        case .pwlq(let list): return list[group].encode(r)
-        }
     }
 }
