@@ -21,17 +21,9 @@ int cvm_pointwise_available(void) {
         && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
 }
 
-// The kernel reads W in place (row-major, rows `ldw` apart): the eight weights it broadcasts
-// for one channel come from eight rows, each of which stays in L1 for the next 15 channels, so
-// a packed copy bought nothing measurable and cost a second copy of the weights. "Packing" is a
-// plain copy (for staged weights that need their own buffer).
-void cvm_pointwise_pack(const float *restrict w, long ldw, long filters, long channels, float *restrict out) {
-    for (long f = 0; f < filters; f++) {
-        for (long c = 0; c < channels; c++) out[f * channels + c] = w[f * ldw + c];
-    }
-}
-
-long cvm_pointwise_packed_count(long filters, long channels) { return filters * channels; }
+// W is read in place (row-major, rows `ldw` apart): the eight weights broadcast for one channel
+// come from eight rows, each of which stays in L1 for the next 15 channels, so a packed copy
+// (measured) bought no speed and cost a second copy of the weights.
 
 // FastMath.exp on 16 lanes, operation for operation (fast_exp in VectorMath.c).
 AVX512 INLINE __m512 exp16(__m512 x) {

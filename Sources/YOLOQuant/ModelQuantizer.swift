@@ -124,11 +124,13 @@ public enum ModelQuantizer {
                 tensor = try ErrorFeedbackQuantizer.quantize(weights: weights, start: tensor,
                                                              hessian: statistics.secondMoment)
             }
+            let reconstructed = tensor.dequantize()
             var layer = LayerQuantization(name: conv.name, shape: shape, keptBecause: nil, tensor: tensor,
-                                          error: try tensor.error(against: weights), candidates: candidates)
+                                          error: ReconstructionError(original: weights, reconstructed: reconstructed),
+                                          candidates: candidates)
             if techniques.biasCorrection, let statistics {
                 layer.correctedBias = BiasCorrection.corrected(bias: conv.bias, weights: weights,
-                                                               quantized: tensor.dequantize(), inputMean: statistics.mean)
+                                                               quantized: reconstructed, inputMean: statistics.mean)
             }
             return layer
         } catch let error as QuantError {

@@ -137,9 +137,10 @@ public enum ConvKernel {
     nonisolated(unsafe) public static var usePointwise = true
 
     /// Fast convolution between two views of a workspace: Winograd for the 3x3 stride-1 convs
-    /// it applies to, else im2col (none for 1x1 stride-1) and single-threaded sgemm per tile on
-    /// `workers` threads, the bias + activation epilogue run on each tile while it is still in
-    /// cache (see `ConvTiling` for how work is split). `prepared` holds the weights in the form
+    /// it applies to, else im2col (none for 1x1 stride-1) and per-tile products on `workers`
+    /// threads, through `PointwiseKernel` where the CPU has AVX-512 (bias + activation fused) or
+    /// single-threaded sgemm with the epilogue run on each tile while it is still in cache (see
+    /// `ConvTiling` for how work is split). `prepared` holds the weights in the form
     /// the fast path wants (made once by the caller); without it they are transformed per call.
     public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView,
                                weight: [Float], bias: [Float], geometry g: ConvGeometry, activation: Activation,
@@ -147,31 +148,16 @@ public enum ConvKernel {
                                workers requested: Int? = nil) {
         let workers = requested ?? ws.threadCount
         if useWinograd && Winograd.applies(g) {
-            if let prepared, let u = prepared.winograd {
-                Winograd.forward(&ws, input: input, output: output, transformed: u, layout: prepared.winogradLayout,
-                                 bias: bias, geometry: g, activation: activation, workers: workers)
-            } else {
-                let u = Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels)
-                Winograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
-                                 activation: activation, workers: workers)
-            }
+            let u = prepared?.winograd ?? Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels)
+            Winograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
+                             activation: activation, workers: workers)
             return
         }
-        // Weights in the blocked kernel's form: prepared once, else packed here (tests, and
-        // 3x3 stride-1 convs when Winograd is switched off: those keep sgemm).
-        let blocked = usePointwise && PointwiseKernel.applies(g)
-            ? prepared?.blocked ?? (Winograd.applies(g) ? nil : PointwiseKernel.pack(weight, geometry: g)) : nil
-        gemmForward(&ws, input: input, output: output, weight: weight, blocked: blocked, bias: bias, geometry: g,
-                    activation: activation, tileLimit: tileLimit, workers: workers)
-    }
-
-    /// im2col (none for 1x1 stride-1) and the product, through the blocked kernel when
-    /// `blocked` holds the weights in its form, else through sgemm.
-    static func gemmForward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, weight: [Float],
-                            blocked: [Float]?, bias: [Float], geometry g: ConvGeometry, activation: Activation,
-                            tileLimit: Int = maxScratchFloats, workers: Int) {
-        if let blocked, g.isPointwise {
-            PointwiseKernel.forward(&ws, input: input, output: output, packed: blocked, bias: bias, geometry: g,
+        // The blocked kernel reads the weights as they are; 3x3 stride-1 convs with Winograd
+        // switched off keep sgemm (that switch exists to measure against sgemm).
+        let blocked = usePointwise && PointwiseKernel.applies(g) && !Winograd.applies(g)
+        if blocked && g.isPointwise {
+            PointwiseKernel.forward(&ws, input: input, output: output, weight: weight, bias: bias, geometry: g,
                                     activation: activation, workers: workers)
             return
         }
@@ -182,10 +168,7 @@ public enum ConvKernel {
         precondition(outShape.height == oh && outShape.width == ow && outShape.batch == inShape.batch
                      && outShape.channels == g.outChannels && output.storage == .arena, "conv: output view does not fit")
         precondition(weight.count >= g.weightCount && bias.count == g.outChannels, "conv: weight/bias size")
-        precondition(blocked == nil || (g.groups == 1 && blocked!.count >= PointwiseKernel.packedCount(
-            filters: g.outChannels, channels: g.filterSize)), "conv: blocked weight size")
-        let tiling = ConvTiling(geometry: g, input: inShape, workers: workers, tileLimit: tileLimit,
-                                blocked: blocked != nil)
+        let tiling = ConvTiling(geometry: g, input: inShape, workers: workers, tileLimit: tileLimit, blocked: blocked)
         ws.reserveScratch(tiling.scratchFloats)
         let cPerGroup = g.inChannels / g.groups
         let fPerGroup = g.outChannels / g.groups
@@ -196,7 +179,6 @@ public enum ConvKernel {
             ws.input.withUnsafeBufferPointer { inputBuf in
                 ws.scratch.withUnsafeMutableBufferPointer { scratchBuf in
                     weight.withUnsafeBufferPointer { wBuf in
-                      (blocked ?? []).withUnsafeBufferPointer { blockedBuf in
                         bias.withUnsafeBufferPointer { bBuf in
                             let xBase = fromInput ? inputBuf.baseAddress! : UnsafePointer(arenaBuf.baseAddress!)
                             for n in 0..<inShape.batch {
@@ -205,14 +187,11 @@ public enum ConvKernel {
                                         x: xBase + input.offset + n * input.batchStride + grp * cPerGroup * inPlane,
                                         y: arenaBuf.baseAddress! + output.offset + n * output.batchStride + grp * fPerGroup * plane,
                                         w: wBuf.baseAddress! + grp * fPerGroup * k, bias: bBuf.baseAddress! + grp * fPerGroup,
-                                        // (An empty array's buffer can still have a base address.)
-                                        blocked: blocked == nil ? nil : blockedBuf.baseAddress,
-                                        scratch: scratchBuf.baseAddress!,
+                                        blocked: blocked, scratch: scratchBuf.baseAddress!,
                                         activation: activation, workers: workers)
                                 }
                             }
                         }
-                      }
                     }
                 }
             }
@@ -226,23 +205,11 @@ public enum ConvKernel {
                                activation: Activation, workers requested: Int? = nil) {
         let workers = requested ?? ws.threadCount
         if useWinograd && Winograd.applies(g) {
-            let layout = Winograd.WeightLayout.preferred
             ws.stageWinograd(decoder, geometry: g, workers: workers)
             var u: [Float] = []
             swap(&u, &ws.stagedTransform)
-            Winograd.forward(&ws, input: input, output: output, transformed: u, layout: layout, bias: bias,
-                             geometry: g, activation: activation, workers: workers)
-            swap(&u, &ws.stagedTransform)
-        } else if usePointwise && PointwiseKernel.applies(g) {
-            // Blocked into the staged-transform buffer, reused from pass to pass.
-            ws.stage(decoder, geometry: g, workers: workers)
-            PointwiseKernel.pack(ws.stagedWeights, geometry: g, into: &ws.stagedTransform)
-            var w: [Float] = [], u: [Float] = []
-            swap(&w, &ws.stagedWeights)
-            swap(&u, &ws.stagedTransform)
-            gemmForward(&ws, input: input, output: output, weight: w, blocked: u, bias: bias, geometry: g,
-                        activation: activation, workers: workers)
-            swap(&w, &ws.stagedWeights)
+            Winograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
+                             activation: activation, workers: workers)
             swap(&u, &ws.stagedTransform)
         } else {
             ws.stage(decoder, geometry: g, workers: workers)
@@ -255,10 +222,10 @@ public enum ConvKernel {
     }
 
     /// One group of one batch item: `y[F, plane] = act(W[F, K] * cols(x)[K, plane] + b)`.
-    /// With `blocked` (the weights in `PointwiseKernel`'s form, ungrouped convs only) the
-    /// product and epilogue are the blocked kernel's, else sgemm's and `biasActivate`.
+    /// With `blocked` (ungrouped convs only) the product and epilogue are `PointwiseKernel`'s,
+    /// else sgemm's and `biasActivate`.
     static func run(_ t: ConvTiling, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-                    w: UnsafePointer<Float>, bias: UnsafePointer<Float>, blocked: UnsafePointer<Float>?,
+                    w: UnsafePointer<Float>, bias: UnsafePointer<Float>, blocked: Bool,
                     scratch: UnsafeMutablePointer<Float>, activation: Activation, workers: Int) {
         let m = t.filters, k = t.depth, plane = t.plane, ow = t.outWidth
         let (act, slope) = PointwiseKernel.code(activation)
@@ -284,8 +251,8 @@ public enum ConvKernel {
                     b = UnsafePointer(col)
                     ldb = cols
                 }
-                if let blocked {
-                    cvm_pointwise(b, ldb, blocked, k, k, bias, y + c0, plane, 0, m, 0, cols, act, slope)
+                if blocked {
+                    cvm_pointwise(b, ldb, w, k, k, bias, y + c0, plane, 0, m, 0, cols, act, slope)
                     return
                 }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(cols), Int32(k), 1,
@@ -304,8 +271,8 @@ public enum ConvKernel {
                 }
                 b = UnsafePointer(scratch)
             }
-            if let blocked {
-                PointwiseKernel.run(x: b, ldx: plane, packed: blocked, channels: k, bias: bias, y: y, ldy: plane,
+            if blocked {
+                PointwiseKernel.run(x: b, ldx: plane, weight: w, channels: k, bias: bias, y: y, ldy: plane,
                                     filters: m, plane: plane, activation: activation, workers: workers)
                 return
             }
@@ -420,30 +387,15 @@ public enum ConvKernel {
 }
 
 /// A conv's weights rearranged for its fast path, made once per weight set: the Winograd
-/// transform `[16][F][C]` for the convs it applies to (16/9 the size of the weights), else
-/// (ungrouped, AVX-512) the weights for `PointwiseKernel` (the same storage as the dense ones).
+/// transform `[16][F][C]` for the convs it applies to (16/9 the size of the weights). (The
+/// blocked kernel of the other convs reads the dense weights as they are.)
 public struct PreparedWeights: Sendable {
-    /// The Winograd transform, in `winogradLayout`.
     public let winograd: [Float]?
-    public let winogradLayout: Winograd.WeightLayout
-    public let blocked: [Float]?
 
     public init(weight: [Float], geometry g: ConvGeometry) {
-        if Winograd.applies(g) {
-            let u = Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels)
-            winogradLayout = .preferred
-            winograd = winogradLayout == .blocked ? Winograd.block(u, filters: g.outChannels, channels: g.inChannels) : u
-        } else {
-            winograd = nil
-            winogradLayout = .plain
-        }
-        blocked = winograd == nil && PointwiseKernel.applies(g) ? PointwiseKernel.pack(weight, geometry: g) : nil
+        winograd = Winograd.applies(g) ? Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels) : nil
     }
 
-    /// Whether a conv has a prepared form at all.
-    public static func applies(_ g: ConvGeometry) -> Bool { Winograd.applies(g) || PointwiseKernel.applies(g) }
-
-    /// Bytes of its own (`blocked` shares the dense weights' storage: the kernel reads them as they are).
     public var bytes: Int { (winograd?.count ?? 0) * MemoryLayout<Float>.size }
 }
 

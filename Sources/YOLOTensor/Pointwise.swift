@@ -2,7 +2,7 @@ import CVectorMath
 
 /// 1x1 stride-1 ungrouped convs through the register-blocked C kernel (CVectorMath/Pointwise.c):
 /// `Y[F, P] = act(W[F, C] X[C, P] + b)` with X read in place (no packing of the activations),
-/// the weights read in place too (row-major; `PreparedWeights.blocked` shares their storage), and the
+/// the weights read in place too (row-major, eight filter rows broadcast per channel), and the
 /// bias + activation applied while each tile is still in registers. Replaces per-tile sgemm,
 /// which re-packs all the weights for every column tile and needs a second pass for the epilogue.
 /// Other ungrouped convs use it too, as a 1x1 conv over their im2col columns (C*kh*kw "channels").
@@ -13,41 +13,6 @@ public enum PointwiseKernel {
     /// Whether the kernel can multiply for this conv, directly (1x1 stride 1) or on im2col
     /// columns (it may still be switched off: `ConvKernel.usePointwise`).
     public static func applies(_ g: ConvGeometry) -> Bool { available && g.groups == 1 }
-
-    /// Floats of the packed weights of `filters` x `channels`.
-    public static func packedCount(filters: Int, channels: Int) -> Int {
-        cvm_pointwise_packed_count(filters, channels)
-    }
-
-    /// `weight` `[F, C]` in the kernel's layout, which is plain row-major.
-    public static func pack(_ weight: [Float], filters: Int, channels: Int) -> [Float] {
-        // The layout is the weight's own: share its storage rather than copy it.
-        if weight.count == filters * channels { return weight }
-        var out = [Float](repeating: 0, count: packedCount(filters: filters, channels: channels))
-        pack(weight, filters: filters, channels: channels, into: &out)
-        return out
-    }
-
-    /// A conv's weights `[F, C*kh*kw]` in the kernel's layout.
-    public static func pack(_ weight: [Float], geometry g: ConvGeometry) -> [Float] {
-        pack(weight, filters: g.outChannels, channels: g.filterSize)
-    }
-
-    public static func pack(_ weight: [Float], geometry g: ConvGeometry, into out: inout [Float]) {
-        pack(weight, filters: g.outChannels, channels: g.filterSize, into: &out)
-    }
-
-    /// The same into an existing buffer (grown if short; reused across passes by staged weights).
-    public static func pack(_ weight: [Float], filters: Int, channels: Int, into out: inout [Float]) {
-        precondition(weight.count >= filters * channels, "pointwise pack: weight size")
-        let n = packedCount(filters: filters, channels: channels)
-        if out.count < n { out = [Float](repeating: 0, count: n) }
-        weight.withUnsafeBufferPointer { w in
-            out.withUnsafeMutableBufferPointer { o in
-                cvm_pointwise_pack(w.baseAddress!, channels, filters, channels, o.baseAddress!)
-            }
-        }
-    }
 
     /// The C epilogue's code and LeakyReLU slope for an activation.
     static func code(_ a: Activation) -> (Int32, Float) {
@@ -98,7 +63,7 @@ public enum PointwiseKernel {
 
     /// One image: `y[f * ldy + p] = act(sum_c W[f, c] x[c * ldx + p] + bias[f])` over the whole
     /// `filters x plane` output, tasks spread over `workers` threads.
-    static func run(x: UnsafePointer<Float>, ldx: Int, packed: UnsafePointer<Float>, channels: Int,
+    static func run(x: UnsafePointer<Float>, ldx: Int, weight: UnsafePointer<Float>, channels: Int,
                     bias: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, ldy: Int,
                     filters: Int, plane: Int, activation: Activation, workers: Int) {
         let tiling = Tiling(plane: plane, filters: filters, workers: workers)
@@ -106,26 +71,25 @@ public enum PointwiseKernel {
         Parallel.forEachTask(tiling.tasks, workers: workers) { _, t in
             let (cols, fs) = tiling.ranges(t)
             if cols.isEmpty || fs.isEmpty { return }
-            cvm_pointwise(x, ldx, packed, channels, channels, bias, y, ldy, fs.lowerBound, fs.upperBound,
+            cvm_pointwise(x, ldx, weight, channels, channels, bias, y, ldy, fs.lowerBound, fs.upperBound,
                           cols.lowerBound, cols.upperBound, act, slope)
         }
     }
 
-    /// A conv between workspace views (the planned pass), weights already packed.
-    static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, packed: [Float],
+    /// A 1x1 stride-1 conv between workspace views (the planned pass).
+    static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, weight: [Float],
                         bias: [Float], geometry g: ConvGeometry, activation: Activation, workers: Int) {
         let s = input.shape
         precondition(g.isPointwise && s.channels == g.inChannels, "pointwise: input has \(s.channels) channels, weights want \(g.inChannels)")
         precondition(output.shape == g.outputShape(s) && output.storage == .arena, "pointwise: output view does not fit")
-        precondition(packed.count >= packedCount(filters: g.outChannels, channels: g.inChannels)
-                     && bias.count == g.outChannels, "pointwise: weight/bias size")
+        precondition(weight.count >= g.weightCount && bias.count == g.outChannels, "pointwise: weight/bias size")
         let plane = s.planeSize
         ws.withBases { inBase, arenaBase in
             let views = ViewPointers(input: inBase, arena: arenaBase)
-            packed.withUnsafeBufferPointer { w in
+            weight.withUnsafeBufferPointer { w in
                 bias.withUnsafeBufferPointer { b in
                     for n in 0..<s.batch {
-                        run(x: views.source(input, item: n), ldx: plane, packed: w.baseAddress!, channels: s.channels,
+                        run(x: views.source(input, item: n), ldx: plane, weight: w.baseAddress!, channels: s.channels,
                             bias: b.baseAddress!, y: views.destination(output, item: n), ldy: plane,
                             filters: g.outChannels, plane: plane, activation: activation, workers: workers)
                     }
@@ -157,15 +121,15 @@ public enum PointwiseKernel {
                              yBatchStride: Int? = nil, workers: Int) {
         precondition(available, "pointwise kernel needs AVX-512")
         let stride = yBatchStride ?? filters * plane
-        precondition(x.count >= batch * channels * plane && bias.count >= filters, "pointwise apply: sizes")
+        precondition(x.count >= batch * channels * plane && weight.count >= filters * channels && bias.count >= filters,
+                     "pointwise apply: sizes")
         precondition(y.count >= yOffset + (batch - 1) * stride + filters * plane, "pointwise apply: output size")
-        let packed = pack(weight, filters: filters, channels: channels)
         x.withUnsafeBufferPointer { xb in
-            packed.withUnsafeBufferPointer { w in
+            weight.withUnsafeBufferPointer { w in
                 bias.withUnsafeBufferPointer { b in
                     y.withUnsafeMutableBufferPointer { yb in
                         for n in 0..<batch {
-                            run(x: xb.baseAddress! + n * channels * plane, ldx: plane, packed: w.baseAddress!,
+                            run(x: xb.baseAddress! + n * channels * plane, ldx: plane, weight: w.baseAddress!,
                                 channels: channels, bias: b.baseAddress!, y: yb.baseAddress! + yOffset + n * stride,
                                 ldy: plane, filters: filters, plane: plane, activation: activation, workers: workers)
                         }

@@ -84,15 +84,14 @@ public enum Winograd {
 
     /// The conv from one workspace view into another; `transformed` from `transformWeights`.
     public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, transformed u: [Float],
-                               layout: WeightLayout = .plain, bias: [Float], geometry g: ConvGeometry,
+                               products: Products = .preferred, bias: [Float], geometry g: ConvGeometry,
                                activation: Activation, workers requested: Int? = nil) {
         let workers = requested ?? ws.threadCount
         precondition(applies(g) && input.shape.channels == g.inChannels && output.shape.channels == g.outChannels
                      && output.shape.height == input.shape.height && output.shape.width == input.shape.width
                      && output.shape.batch == input.shape.batch && output.storage == .arena, "Winograd: views do not fit")
-        precondition(u.count >= layout.floats(filters: g.outChannels, channels: g.inChannels) && bias.count == g.outChannels,
-                     "Winograd: weight sizes")
-        precondition(layout == .plain || PointwiseKernel.available, "Winograd: blocked weights need the blocked kernel")
+        precondition(u.count >= 16 * g.inChannels * g.outChannels && bias.count == g.outChannels, "Winograd: weight sizes")
+        precondition(products == .sgemm || PointwiseKernel.available, "Winograd: the blocked kernel needs AVX-512")
         let t = WinogradTiling(geometry: g, input: input.shape, workers: workers)
         ws.reserveScratch(t.scratchFloats)
         let fromInput = input.storage == .input
@@ -105,7 +104,7 @@ public enum Winograd {
                             for n in 0..<input.shape.batch {
                                 run(t, x: xBase + input.offset + n * input.batchStride,
                                     y: arenaBuf.baseAddress! + output.offset + n * output.batchStride,
-                                    u: uBuf.baseAddress!, layout: layout, bias: bBuf.baseAddress!,
+                                    u: uBuf.baseAddress!, products: products, bias: bBuf.baseAddress!,
                                     scratch: scratchBuf.baseAddress!, activation: activation, workers: workers)
                             }
                         }
@@ -116,25 +115,23 @@ public enum Winograd {
     }
 
     static func run(_ t: WinogradTiling, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-                    u: UnsafePointer<Float>, layout: WeightLayout, bias: UnsafePointer<Float>,
+                    u: UnsafePointer<Float>, products: Products, bias: UnsafePointer<Float>,
                     scratch: UnsafeMutablePointer<Float>, activation: Activation, workers: Int) {
         let c = t.channels, f = t.filters
-        // M[xi] rows f0..<f1 = U[xi] V[xi] over `tiles` columns (ld `tiles`), through sgemm
-        // (plain weights) or the blocked kernel (no bias, no activation: the output transform
-        // adds them after).
-        let blockStride = layout.matrixFloats(filters: f, channels: c)
+        // M[xi] rows f0..<f1 = U[xi] V[xi] over `tiles` columns (ld `tiles`), through sgemm or
+        // the blocked kernel (no bias, no activation: the output transform adds them after).
         withUnsafeTemporaryAllocation(of: Float.self, capacity: f) { zeros in
         zeros.initialize(repeating: 0)
         let noBias = UnsafePointer(zeros.baseAddress!)
         func product(_ xi: Int, filters f0: Int, _ f1: Int, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
                      tiles: Int) {
-            switch layout {
-            case .plain:
+            switch products {
+            case .sgemm:
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(f1 - f0), Int32(tiles), Int32(c), 1,
                             u + (xi * f + f0) * c, Int32(c), v + xi * c * tiles, Int32(tiles), 0,
                             m + (xi * f + f0) * tiles, Int32(tiles))
             case .blocked:
-                cvm_pointwise(v + xi * c * tiles, tiles, u + xi * blockStride, c, c, noBias, m + xi * f * tiles, tiles,
+                cvm_pointwise(v + xi * c * tiles, tiles, u + xi * f * c, c, c, noBias, m + xi * f * tiles, tiles,
                               f0, f1, 0, tiles, Int32(CVM_ACT_IDENTITY), 0)
             }
         }
@@ -174,25 +171,16 @@ public enum Winograd {
         }
     }
 
-    /// How the 16 products `M[xi] = U[xi] V[xi]` run; the weights `[16][F][C]` are the same.
-    public enum WeightLayout: Sendable, Equatable {
-        /// Through sgemm.
-        case plain
-        /// Through `PointwiseKernel`'s AVX-512 kernel, which reads the transformed tiles in place
+    /// What runs the 16 products `M[xi] = U[xi] V[xi]` (the weights `[16][F][C]` are the same).
+    public enum Products: Sendable, Equatable {
+        case sgemm
+        /// `PointwiseKernel`'s AVX-512 kernel, which reads the transformed tiles in place
         /// instead of packing them for every product as sgemm does.
         case blocked
 
-        /// Floats of one `U[xi]`.
-        func matrixFloats(filters: Int, channels: Int) -> Int { filters * channels }
-
-        public func floats(filters: Int, channels: Int) -> Int { 16 * matrixFloats(filters: filters, channels: channels) }
-
-        /// The layout used where the CPU allows.
-        public static var preferred: WeightLayout { PointwiseKernel.available && ConvKernel.usePointwise ? .blocked : .plain }
+        /// The blocked kernel where the CPU has it (and `ConvKernel.usePointwise` is on).
+        public static var preferred: Products { PointwiseKernel.available && ConvKernel.usePointwise ? .blocked : .sgemm }
     }
-
-    /// The weights for `layout`: the same array (the kernel reads `[16][F][C]` as it is).
-    public static func block(_ u: [Float], filters: Int, channels: Int) -> [Float] { u }
 
     /// V = B^T d B for the tiles of `tileRows` and input channels `channels`: position xi of
     /// channel c, tile j (numbered from the first of `tileRows`) at `v[(xi * C + c) * ld + j]`.

@@ -218,11 +218,10 @@ struct WinogradTests {
         #expect(Winograd.applies(g))
         let x = Tensor(shape: [2, c, h, w], data: randomValues(2 * c * h * w, seed: 41))
         let weight = randomValues(g.weightCount, seed: 42), bias = randomValues(f, seed: 43)
-        let plain = Winograd.transformWeights(weight, filters: f, channels: c)
-        // Both weight layouts: sgemm products, and the blocked kernel's where the CPU has it.
-        let layouts: [Winograd.WeightLayout] = PointwiseKernel.available ? [.plain, .blocked] : [.plain]
-        for layout in layouts {
-        let u = layout == .plain ? plain : Winograd.block(plain, filters: f, channels: c)
+        let u = Winograd.transformWeights(weight, filters: f, channels: c)
+        // Both ways of running the products: sgemm, and the blocked kernel where the CPU has it.
+        let productKernels: [Winograd.Products] = PointwiseKernel.available ? [.sgemm, .blocked] : [.sgemm]
+        for products in productKernels {
         for act in [Activation.identity, .silu] {
             let ref = ConvKernel.reference(input: x, weight: weight, bias: bias, geometry: g, activation: act)
             let scale = ref.maxAbs
@@ -232,12 +231,12 @@ struct WinogradTests {
                 ws.arena = [Float](repeating: 7, count: ws.arena.count)
                 let out = FeatureView(offset: 0, shape: FeatureShape(batch: 2, channels: f + 3, height: h, width: w))
                 Winograd.forward(&ws, input: FeatureView(storage: .input, offset: 0, shape: x.featureShape),
-                                 output: out.channels(2, f), transformed: u, layout: layout, bias: bias, geometry: g,
+                                 output: out.channels(2, f), transformed: u, products: products, bias: bias, geometry: g,
                                  activation: act, workers: workers)
                 let got = ws.tensor(out.channels(2, f))
                 // Sums of 144 products of values in [-1, 1]: relative 1e-5 of the largest output.
                 let err = zip(got.data, ref.data).map { abs($0 - $1) }.max() ?? .infinity
-                #expect(err <= 1e-5 * scale, "case \(caseIndex) \(layout) \(act) workers \(workers): \(err) of \(scale)")
+                #expect(err <= 1e-5 * scale, "case \(caseIndex) \(products) \(act) workers \(workers): \(err) of \(scale)")
                 #expect(ws.tensor(out.channels(0, 2)).data.allSatisfy { $0 == 7 })
                 #expect(ws.tensor(out.channels(f + 2, 1)).data.allSatisfy { $0 == 7 })
             }

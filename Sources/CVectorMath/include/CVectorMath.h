@@ -34,11 +34,6 @@ enum { CVM_ACT_IDENTITY = 0, CVM_ACT_RELU = 1, CVM_ACT_LEAKY = 2, CVM_ACT_SILU =
 
 /// Whether `cvm_pointwise` can run here (it needs AVX-512 F/DQ/BW/VL).
 int cvm_pointwise_available(void);
-/// Floats `cvm_pointwise_pack` writes: filters x channels.
-long cvm_pointwise_packed_count(long filters, long channels);
-/// Weights W[f * ldw + c] copied into a dense filters x channels buffer (the kernel's layout is
-/// plain row-major; this is for staged weights that need a buffer of their own).
-void cvm_pointwise_pack(const float *w, long ldw, long filters, long channels, float *out);
 /// y[f * ldy + p] = act(sum_c W[f * ldw + c] * x[c * ldx + p] + bias[f]) for f in [f0, f1) and
 /// p in [p0, p1); act a CVM_ACT_ code (slope for LEAKY).
 /// The epilogue's arithmetic is FastMath's (Activation.applyFast) exactly.

@@ -59,7 +59,7 @@ public final class ConvUnit {
     /// Called with every input this conv runs on, before it runs (calibration collects layer
     /// input statistics this way); nil in normal runs.
     public var inputObserver: ((Tensor) -> Void)?
-    /// Dense weights in the fast path's form (Winograd, pointwise blocks), made on first use; dropped when the
+    /// Dense weights in the fast path's form (Winograd), made on first use; dropped when the
     /// weights change. Quantized (provided) weights are transformed per pass instead, so a
     /// packed model keeps only its codes resident.
     private var preparedCache: PreparedWeights?
@@ -107,7 +107,7 @@ extension ConvUnit {
 
     /// The prepared form of dense weights (nil for quantized ones, or when there is none).
     public var prepared: PreparedWeights? {
-        guard PreparedWeights.applies(geometry), case .dense(let w) = weights else { return nil }
+        guard Winograd.applies(geometry), case .dense(let w) = weights else { return nil }
         return preparedLock.withLock {
             if let p = preparedCache { return p }
             let p = PreparedWeights(weight: w, geometry: geometry)
