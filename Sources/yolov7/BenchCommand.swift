@@ -100,11 +100,17 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-pointwise"), help: .hidden)
     var noPointwise = false
 
+    @Option(name: .customLong("winograd-tile"), help: .hidden)
+    var winogradTile: Int?
+
     func validate() throws {
         guard (32...8192).contains(img) else { throw ValidationError("--img must be between 32 and 8192") }
         guard (1...256).contains(batch) else { throw ValidationError("--batch must be between 1 and 256") }
         guard runs >= 1, warmup >= 0 else { throw ValidationError("--runs must be positive and --warmup not negative") }
         if let threads, threads < 1 { throw ValidationError("--threads must be positive") }
+        if let winogradTile, Winograd.Tile(rawValue: winogradTile)?.available != true {
+            throw ValidationError("--winograd-tile must be 2 or 4 (4 needs AVX-512)")
+        }
         if weights == "random" && cfg == nil { throw ValidationError("--weights random needs --cfg CFG.yaml") }
     }
 
@@ -114,6 +120,7 @@ struct BenchCommand: ParsableCommand {
             ComputeThreads.set(cores)
             if noWinograd { ConvKernel.useWinograd = false }
             if noPointwise { ConvKernel.usePointwise = false }
+            if let winogradTile { ConvKernel.winogradTile = Winograd.Tile(rawValue: winogradTile) }
             let model: YOLOModel
             let modelName: String
             if weights == "random", let cfg {
