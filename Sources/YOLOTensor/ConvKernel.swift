@@ -212,10 +212,9 @@ public enum ConvKernel {
     /// in the workspace one layer at a time, already in Winograd form where that path applies.
     public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView,
                                decoder: WeightDecoder, bias: [Float], geometry g: ConvGeometry,
-                               activation: Activation, workers requested: Int? = nil) {
+                               activation: Activation, tile: Winograd.Tile = .preferred, workers requested: Int? = nil) {
         let workers = requested ?? ws.threadCount
         if useWinograd && Winograd.applies(g) {
-            let tile = Winograd.Tile.preferred
             ws.stageWinograd(decoder, geometry: g, tile: tile, workers: workers)
             var u: [Float] = []
             swap(&u, &ws.stagedTransform)

@@ -76,8 +76,7 @@ public enum Winograd {
     /// F(4x4)'s U = G g G^T for one (filter, channel) pair, in Double with each sum in index
     /// order: the plain form of `cvm_winograd4_weights`, for tests (identical floats).
     public static func transformWeights4Reference(_ g: [Float]) -> [Float] {
-        let gm: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
-                              [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+        let gm = g4
         var t = [[Double]](repeating: [0, 0, 0], count: 6)
         for i in 0..<6 {
             for b in 0..<3 {
@@ -119,6 +118,11 @@ public enum Winograd {
         }
     }
 
+    /// G of F(2x2) and of F(4x4).
+    static let g2: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+    static let g4: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
+                                 [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+
     /// F(4x4)'s matrices, for the plain per-tile reference below (the C transforms hard-code them).
     static let bT4: [[Double]] = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
                                   [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
@@ -140,6 +144,54 @@ public enum Winograd {
         for a in 0..<4 { for j in 0..<6 { for k in 0..<6 { t[a * 6 + j] += aT4[a][k] * Double(m[k * 6 + j]) } } }
         for a in 0..<4 { for b in 0..<4 { for k in 0..<6 { y[a * 4 + b] += t[a * 6 + k] * aT4[b][k] } } }
         return y
+    }
+
+    /// The 3x3 filters back from their transform U = G g G^T, as g = P U P^T with P = (G^T G)^-1 G^T
+    /// (G has full column rank), in Double: equal to the original weights up to the rounding of
+    /// U to float (a few ulps). For inspection after a model dropped its dense weights; the
+    /// engine itself never runs from these.
+    public static func untransformWeights(_ u: [Float], filters: Int, channels: Int, tile: Tile) -> [Float] {
+        let n = tile.rawValue + 2
+        let g = tile == .f2 ? g2 : g4
+        // G^T G (3x3, symmetric positive definite) and its inverse by cofactors.
+        var a = [[Double]](repeating: [0, 0, 0], count: 3)
+        for i in 0..<3 { for j in 0..<3 { for k in 0..<n { a[i][j] += g[k][i] * g[k][j] } } }
+        let m0: Double = a[1][1] * a[2][2] - a[1][2] * a[2][1]
+        let m1: Double = a[1][0] * a[2][2] - a[1][2] * a[2][0]
+        let m2: Double = a[1][0] * a[2][1] - a[1][1] * a[2][0]
+        let det: Double = a[0][0] * m0 - a[0][1] * m1 + a[0][2] * m2
+        var inv = [[Double]](repeating: [0, 0, 0], count: 3)
+        for i in 0..<3 {
+            for j in 0..<3 {
+                let r0 = (j + 1) % 3, r1 = (j + 2) % 3, c0 = (i + 1) % 3, c1 = (i + 2) % 3
+                let cofactor: Double = a[r0][c0] * a[r1][c1] - a[r0][c1] * a[r1][c0]
+                inv[i][j] = cofactor / det
+            }
+        }
+        var p = [[Double]](repeating: [Double](repeating: 0, count: n), count: 3)
+        for i in 0..<3 { for k in 0..<n { for j in 0..<3 { p[i][k] += inv[i][j] * g[k][j] } } }
+        let pairs = filters * channels
+        precondition(u.count >= n * n * pairs, "Winograd: transform too small")
+        var w = [Float](repeating: 0, count: pairs * 9)
+        var t = [Double](repeating: 0, count: 3 * n)
+        for pair in 0..<pairs {
+            // t = P U (3 x n), then g = t P^T (3 x 3).
+            for i in 0..<3 {
+                for l in 0..<n {
+                    var sum = 0.0
+                    for k in 0..<n { sum += p[i][k] * Double(u[(k * n + l) * pairs + pair]) }
+                    t[i * n + l] = sum
+                }
+            }
+            for i in 0..<3 {
+                for j in 0..<3 {
+                    var sum = 0.0
+                    for l in 0..<n { sum += t[i * n + l] * p[j][l] }
+                    w[pair * 9 + i * 3 + j] = Float(sum)
+                }
+            }
+        }
+        return w
     }
 
     /// The same transform from kernel-major weights: `g` holds nine planes of `count` values

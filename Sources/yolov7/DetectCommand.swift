@@ -75,6 +75,7 @@ struct DetectCommand: ParsableCommand {
         try runReportingErrors {
             let paths = try ImageSources.expand(sources)
             let model = try ModelLoader.load(path: weights, configPath: cfg)
+            model.releaseDenseWeights()  // inference only: keep the Winograd form alone
             for c in classes where c < 0 || c >= model.config.nc {
                 throw ValidationError("--classes: \(c) is not a class of this model (0..<\(model.config.nc))")
             }

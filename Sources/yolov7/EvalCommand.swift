@@ -42,6 +42,7 @@ struct EvalCommand: ParsableCommand {
         try runReportingErrors {
             let split = try DatasetSplit.load(data: data, split: split)
             let model = try ModelLoader.load(path: weights, configPath: cfg)
+            model.releaseDenseWeights()  // inference only: keep the Winograd form alone
             let settings = EvalSettings(imgSize: img, confThreshold: Float(conf), iouThreshold: Float(iou))
             let result = try Evaluator(model: model, settings: settings)
                 .evaluate(split, warning: { printError("yolov7: \($0)") }, progress: ProgressLine.reporter("eval"))

@@ -566,3 +566,19 @@ struct Winograd4Tests {
         #expect(t.mode == .tiles && t.columnChunk == 256 && t.tileColumns == 258 && t.tasks == 4)
     }
 }
+
+/// Dense weights recomputed from either transform (what a model that dropped its dense copy
+/// hands to whoever asks): the originals up to float rounding.
+struct WinogradUntransformTests {
+    @Test(arguments: Winograd.Tile.allCases)
+    func recoversTheWeights(tile: Winograd.Tile) {
+        let (filters, channels) = (6, 5)
+        let w = randomValues(filters * channels * 9, seed: 601)
+        let u = Winograd.transformWeights(w, filters: filters, channels: channels, tile: tile)
+        let back = Winograd.untransformWeights(u, filters: filters, channels: channels, tile: tile)
+        let err = zip(w, back).map { abs($0 - $1) }.max() ?? .infinity
+        // U rounded to float, then a least-squares inverse with coefficients up to ~10: 1e-6.
+        #expect(err <= 1e-6, "\(tile): \(err)")
+        #expect(err > 0 || tile == .f2, "F(4x4)'s 1/6 and 1/24 cannot all round exactly")
+    }
+}
