@@ -116,7 +116,13 @@ extension ConvUnit {
     public func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, activation act: Activation? = nil) {
         if let inputObserver { inputObserver(ws.tensor(input)) }
         if tunesWinograd { tuneWinograd(&ws, input: input, output: output, activation: act ?? activation) }
-        run(&ws, input: input, output: output, activation: act ?? activation, tile: winogradTile ?? .preferred)
+        let tile: Winograd.Tile
+        if case .provided = weights {
+            tile = winogradTile ?? .preferredPerPass(plane: input.shape.planeSize)
+        } else {
+            tile = winogradTile ?? .preferred
+        }
+        run(&ws, input: input, output: output, activation: act ?? activation, tile: tile)
     }
 
     private func run(_ ws: inout Workspace, input: FeatureView, output: FeatureView, activation: Activation,
