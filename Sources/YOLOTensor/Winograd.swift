@@ -481,8 +481,11 @@ public enum Winograd {
 /// and filter blocks (`filters`).
 struct WinogradTiling {
     enum Mode { case tiles, filters }
-    /// Fewer tiles per GEMM than this and sgemm's packing overheads show.
-    static let minTiles = 128
+    /// Fewer tiles per GEMM than this and sgemm's packing overheads show (F(2x2), whose
+    /// products may run through sgemm). F(4x4)'s blocked-kernel products do well on smaller
+    /// blocks that stay in cache: with 32, tiny's 80x80 convs ran 10-25% faster at 2 threads
+    /// (`--profile`, alternating runs; 16 and 8 were slower on 40x40).
+    static func minTiles(_ tile: Winograd.Tile) -> Int { tile == .f4 ? 32 : 128 }
     /// Target tiles per task: V and M blocks (positions x (C + F) x tiles floats) of a few MiB.
     static let targetFloats = 1 << 20
 
@@ -512,10 +515,11 @@ struct WinogradTiling {
         let tiles = tileRows * tileColumns
         let w = max(1, workers)
         let perTile = tile.positions * (channels + filters)
-        if w == 1 || tiles >= 2 * w * Self.minTiles || chunks > 1 {
+        let minTiles = Self.minTiles(tile)
+        if w == 1 || tiles >= 2 * w * minTiles || chunks > 1 {
             mode = .tiles
             var rows = max(1, min(tileRows, Self.targetFloats / (perTile * columnChunk)))
-            rows = max(rows, (Self.minTiles + columnChunk - 1) / columnChunk)
+            rows = max(rows, (minTiles + columnChunk - 1) / columnChunk)
             if w > 1 { rows = min(rows, max(1, tileRows * chunks / (2 * w))) }
             tileRowsPerTask = max(1, min(rows, tileRows))
             tilesPerTask = tileRowsPerTask * columnChunk
