@@ -486,8 +486,10 @@ struct WinogradTiling {
     /// blocks that stay in cache: with 32, tiny's 80x80 convs ran 10-25% faster at 2 threads
     /// (`--profile`, alternating runs; 16 and 8 were slower on 40x40).
     static func minTiles(_ tile: Winograd.Tile) -> Int { tile == .f4 ? 32 : 128 }
-    /// Target tiles per task: V and M blocks (positions x (C + F) x tiles floats) of a few MiB.
-    static let targetFloats = 1 << 20
+    /// Target tiles per task: V and M blocks (positions x (C + F) x tiles floats) of 1 MiB, about
+    /// a core's L2 here (tiny's 32-channel 160x160 convs: 3.4-4.3 ms with 4 MiB blocks, 2.8-3.1 ms
+    /// with 1 MiB, alternating `--profile` runs at 2 threads; 256 KiB no better).
+    static let targetFloats = 1 << 18
 
     let mode: Mode
     let channels: Int, filters: Int
