@@ -10,10 +10,11 @@
 //         | 0  2 -1 -2  1  0 |       | 1/24 -1/12   1/6  |
 //         | 0  4  0 -5  0  1 |       |   0     0     1   |
 //
-// The products themselves run through cvm_pointwise (Winograd.swift). The transforms are here
-// because the Swift build is baseline x86-64: these loops along tile columns vectorize with
-// AVX-512 only when compiled for it. Reference: the Swift F(4x4) code in Winograd.swift, which
-// follows the same matrices element by element (WinogradTests).
+// The products themselves run through cvm_pointwise (Winograd.swift). The transforms are here,
+// in AVX-512 intrinsics along 16 tile columns, because the Swift build is baseline x86-64 (and
+// plain C loops over stride-4 tile columns compiled to scalar code). References: the per-tile
+// matrix forms in Winograd.swift (inputTile4Reference, outputTile4Reference,
+// transformWeights4Reference), compared in Winograd4Tests.
 #include "CVectorMath.h"
 #include <immintrin.h>
 #include <stdint.h>
@@ -75,6 +76,17 @@ int cvm_winograd4_max_tile_columns(void) { return MAX_TILE_COLUMNS; }
         o5 = 4 * (r1) - 5 * (r3) + (r5);                        \
     } while (0)
 
+// BT_ROWS on 16 lanes, the same operations in the same order.
+AVX512 INLINE void bt16(const __m512 r[6], __m512 o[6]) {
+    const __m512 two = _mm512_set1_ps(2), four = _mm512_set1_ps(4), five = _mm512_set1_ps(5);
+    o[0] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(four, r[0]), _mm512_mul_ps(five, r[2])), r[4]);
+    o[1] = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(-4), _mm512_add_ps(r[1], r[2])), r[3]), r[4]);
+    o[2] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(four, _mm512_sub_ps(r[1], r[2])), r[3]), r[4]);
+    o[3] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(two, _mm512_sub_ps(r[3], r[1])), r[2]), r[4]);
+    o[4] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(two, _mm512_sub_ps(r[1], r[3])), r[2]), r[4]);
+    o[5] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(four, r[1]), _mm512_mul_ps(five, r[3])), r[5]);
+}
+
 // Lanes j, j + 4, ..., j + 60 of the 64 floats at p (16 tiles' column j), by two-source permutes.
 AVX512 INLINE __m512 every4th(const float *p, int j) {
     const __m512i idx = _mm512_add_epi32(_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28),
@@ -91,21 +103,11 @@ AVX512 INLINE void horizontal_input(const float *restrict e, long tw, float *res
     for (; t + 16 <= tw; t += 16) {
         const float *p = e + 4 * t;
         // Columns 4 and 5 of tile t are columns 0 and 1 of tile t + 1.
-        __m512 d0 = every4th(p, 0), d1 = every4th(p, 1), d2 = every4th(p, 2), d3 = every4th(p, 3);
-        __m512 d4 = every4th(p + 4, 0), d5 = every4th(p + 4, 1);
-        const __m512 two = _mm512_set1_ps(2), four = _mm512_set1_ps(4), five = _mm512_set1_ps(5);
-        __m512 o0 = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(four, d0), _mm512_mul_ps(five, d2)), d4);
-        __m512 o1 = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(-4), _mm512_add_ps(d1, d2)), d3), d4);
-        __m512 o2 = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(four, _mm512_sub_ps(d1, d2)), d3), d4);
-        __m512 o3 = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(two, _mm512_sub_ps(d3, d1)), d2), d4);
-        __m512 o4 = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(two, _mm512_sub_ps(d1, d3)), d2), d4);
-        __m512 o5 = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(four, d1), _mm512_mul_ps(five, d3)), d5);
-        _mm512_storeu_ps(o + t, o0);
-        _mm512_storeu_ps(o + pstride + t, o1);
-        _mm512_storeu_ps(o + 2 * pstride + t, o2);
-        _mm512_storeu_ps(o + 3 * pstride + t, o3);
-        _mm512_storeu_ps(o + 4 * pstride + t, o4);
-        _mm512_storeu_ps(o + 5 * pstride + t, o5);
+        __m512 d[6] = {every4th(p, 0), every4th(p, 1), every4th(p, 2), every4th(p, 3),
+                       every4th(p + 4, 0), every4th(p + 4, 1)};
+        __m512 v[6];
+        bt16(d, v);
+        for (int l = 0; l < 6; l++) _mm512_storeu_ps(o + l * pstride + t, v[l]);
     }
     for (; t < tw; t++) {
         const float *d = e + 4 * t;
@@ -143,10 +145,13 @@ AVX512 void cvm_winograd4_input(const float *restrict x, long channels, long h, 
                 memcpy(r + lo, plane + iy * w + first + lo, sizeof(float) * (hi - lo));
                 if (hi < width) memset(r + hi, 0, sizeof(float) * (width - hi));
             }
-            // B^T along the rows of the tile: six combined rows, vectorized along the columns.
-            for (long q = 0; q < width; q++) {
-                BT_ROWS(rows[0][q], rows[1][q], rows[2][q], rows[3][q], rows[4][q], rows[5][q],
-                        e[0][q], e[1][q], e[2][q], e[3][q], e[4][q], e[5][q]);
+            // B^T along the rows of the tile: six combined rows, 16 columns at a time.
+            for (long q = 0; q < width; q += 16) {
+                __mmask16 k = width - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (width - q)) - 1);
+                __m512 r[6], o[6];
+                for (int i = 0; i < 6; i++) r[i] = _mm512_maskz_loadu_ps(k, rows[i] + q);
+                bt16(r, o);
+                for (int i = 0; i < 6; i++) _mm512_mask_storeu_ps(e[i] + q, k, o[i]);
             }
             // ... then along each tile's six columns (stride 4 between tiles), 16 tiles at a time.
             float *out = v + c * ld + (ty - ty0) * tw;
@@ -164,6 +169,16 @@ AVX512 void cvm_winograd4_input(const float *restrict x, long channels, long h, 
         o2 = ((m1) + (m2)) + 4 * ((m3) + (m4));         \
         o3 = ((m1) - (m2)) + 8 * ((m3) - (m4)) + (m5);  \
     } while (0)
+
+// AT_ROWS on 16 lanes, the same operations in the same order.
+AVX512 INLINE void at16(const __m512 m[6], __m512 o[4]) {
+    __m512 s12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
+    __m512 s34 = _mm512_add_ps(m[3], m[4]), d34 = _mm512_sub_ps(m[3], m[4]);
+    o[0] = _mm512_add_ps(_mm512_add_ps(m[0], s12), s34);
+    o[1] = _mm512_add_ps(d12, _mm512_mul_ps(_mm512_set1_ps(2), d34));
+    o[2] = _mm512_add_ps(s12, _mm512_mul_ps(_mm512_set1_ps(4), s34));
+    o[3] = _mm512_add_ps(_mm512_add_ps(d12, _mm512_mul_ps(_mm512_set1_ps(8), d34)), m[5]);
+}
 
 // Writes 64 floats out[4q + b] = v[b][q] (q < 16): four vectors interleaved, by two rounds of
 // two-source permutes.
@@ -194,11 +209,15 @@ AVX512 void cvm_winograd4_output(const float *restrict m, long ld, long pstride,
         for (long ty = ty0; ty < ty1; ty++) {
             const float *mf = m + f * ld + (ty - ty0) * tw;
             // A^T along each row i of the 6x6 product tile (positions i*6 ... i*6+5).
+            // 16 tiles at a time; t has room for whole vectors (tw <= MAX_TILE_COLUMNS).
             for (int i = 0; i < 6; i++) {
                 const float *r = mf + (long)(i * 6) * pstride;
-                for (long q = 0; q < tw; q++) {
-                    AT_ROWS(r[q], r[pstride + q], r[2 * pstride + q], r[3 * pstride + q], r[4 * pstride + q],
-                            r[5 * pstride + q], t[i][0][q], t[i][1][q], t[i][2][q], t[i][3][q]);
+                for (long q = 0; q < tw; q += 16) {
+                    __mmask16 k = tw - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (tw - q)) - 1);
+                    __m512 m[6], o[4];
+                    for (int l = 0; l < 6; l++) m[l] = _mm512_maskz_loadu_ps(k, r + l * pstride + q);
+                    at16(m, o);
+                    for (int b = 0; b < 4; b++) _mm512_store_ps(t[i][b] + q, o[b]);
                 }
             }
             // ... then down the columns: output row a, column 4q + b.
@@ -206,15 +225,10 @@ AVX512 void cvm_winograd4_output(const float *restrict m, long ld, long pstride,
             for (; q + 16 <= tw; q += 16) {
                 __m512 o[4][4];  // [a][b]
                 for (int b = 0; b < 4; b++) {
-                    __m512 m0 = _mm512_load_ps(t[0][b] + q), m1 = _mm512_load_ps(t[1][b] + q);
-                    __m512 m2 = _mm512_load_ps(t[2][b] + q), m3 = _mm512_load_ps(t[3][b] + q);
-                    __m512 m4 = _mm512_load_ps(t[4][b] + q), m5 = _mm512_load_ps(t[5][b] + q);
-                    __m512 s12 = _mm512_add_ps(m1, m2), d12 = _mm512_sub_ps(m1, m2);
-                    __m512 s34 = _mm512_add_ps(m3, m4), d34 = _mm512_sub_ps(m3, m4);
-                    o[0][b] = _mm512_add_ps(_mm512_add_ps(m0, s12), s34);
-                    o[1][b] = _mm512_add_ps(d12, _mm512_mul_ps(_mm512_set1_ps(2), d34));
-                    o[2][b] = _mm512_add_ps(s12, _mm512_mul_ps(_mm512_set1_ps(4), s34));
-                    o[3][b] = _mm512_add_ps(_mm512_add_ps(d12, _mm512_mul_ps(_mm512_set1_ps(8), d34)), m5);
+                    __m512 m[6], v[4];
+                    for (int i = 0; i < 6; i++) m[i] = _mm512_load_ps(t[i][b] + q);
+                    at16(m, v);
+                    for (int a = 0; a < 4; a++) o[a][b] = v[a];
                 }
                 for (int a = 0; a < 4; a++) interleave4(o[a], row[a] + 4 * q);
             }
