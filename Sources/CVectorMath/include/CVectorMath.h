@@ -41,3 +41,4 @@ void cvm_pointwise(const float *x, long ldx, const float *w, long ldw, long chan
                    long ldy, long f0, long f1, long p0, long p1, int act, float slope);
 
 #endif
+#include "CVectorMathInt8.h"

@@ -1,0 +1,259 @@
+// The int8 conv kernels (see CVectorMathInt8.h for the layouts): a register tile of 8 filters x
+// 48 columns in 24 int32 accumulators, each k step one vpdpbusd per accumulator (64 multiply-adds
+// of u8 activations by s8 weights), then the zero-point correction, the scale and the FP32
+// epilogue while the tile is in registers. AVX-512 VNNI only, checked at run time; elsewhere
+// the engine keeps the FP32 path.
+#include "CVectorMath.h"
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+// The epilogue must give FastMath's numbers (Activation.swift) exactly, as cvm_pointwise's does.
+#pragma clang fp contract(off)
+
+#define VNNI __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512vnni,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+int cvm_int8_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+        && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
+        && __builtin_cpu_supports("avx512vnni");
+}
+
+// FastMath.exp and the bias + activation epilogue on 16 lanes: the same operations as
+// Pointwise.c's (kept private there); the int8 tests compare both against Activation.applyFast.
+VNNI INLINE __m512 i8_exp16(__m512 x) {
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    __m512 k = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), magic), magic);
+    __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(k, _mm512_set1_ps(0.693145751953125f))),
+                             _mm512_mul_ps(k, _mm512_set1_ps(1.428606765330187e-6f)));
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_add_ps(_mm512_set1_ps(1.0f / 120), _mm512_mul_ps(r, p));
+    p = _mm512_add_ps(_mm512_set1_ps(1.0f / 24), _mm512_mul_ps(r, p));
+    p = _mm512_add_ps(_mm512_set1_ps(1.0f / 6), _mm512_mul_ps(r, p));
+    p = _mm512_add_ps(_mm512_set1_ps(0.5f), _mm512_mul_ps(r, p));
+    p = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(r, p));
+    p = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(r, p));
+    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(k), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+VNNI INLINE __m512 i8_neg_clamped(__m512 v) {
+    __m512 t = _mm512_sub_ps(_mm512_setzero_ps(), v);
+    return _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+}
+
+VNNI INLINE __m512 i8_finish(__m512 v, int act, float slope) {
+    switch (act) {
+    case CVM_ACT_RELU:
+        return _mm512_max_ps(v, _mm512_setzero_ps());
+    case CVM_ACT_LEAKY: {
+        __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+        return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(slope));
+    }
+    case CVM_ACT_SILU:
+        return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), i8_exp16(i8_neg_clamped(v))));
+    case CVM_ACT_SIGMOID:
+        return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), i8_exp16(i8_neg_clamped(v))));
+    default:
+        return v;
+    }
+}
+
+// MARK: quantization and columns
+
+VNNI void cvm_int8_quantize(const float *x, long channels, long plane, float inv_scale, int zero,
+                            long g0, long g1, uint32_t *q) {
+    const __m512 inv = _mm512_set1_ps(inv_scale);
+    // Clamped in float first: cvtps of an out-of-range value gives INT_MIN, not a saturated code.
+    const __m512 lo = _mm512_set1_ps(-512.0f), hi = _mm512_set1_ps(512.0f);
+    const __m512i zp = _mm512_set1_epi32(zero), zero_i = _mm512_setzero_si512(), max_u8 = _mm512_set1_epi32(255);
+    for (long g = g0; g < g1; g++) {
+        uint32_t *dst = q + g * plane;
+        for (long p = 0; p < plane; p += 16) {
+            long left = plane - p;
+            __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+            __m512i word = _mm512_setzero_si512();
+            for (int t = 0; t < 4; t++) {
+                long c = 4 * g + t;
+                if (c >= channels) break;
+                __m512 v = _mm512_maskz_loadu_ps(m, x + c * plane + p);
+                v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), lo), hi);
+                __m512i u = _mm512_add_epi32(_mm512_cvtps_epi32(v), zp);
+                u = _mm512_min_epi32(_mm512_max_epi32(u, zero_i), max_u8);
+                word = _mm512_or_si512(word, _mm512_slli_epi32(u, 8 * t));
+            }
+            _mm512_mask_storeu_epi32(dst + p, m, word);
+        }
+    }
+}
+
+void cvm_int8_im2col(const uint32_t *q, long groups, long height, long width, long kh, long kw,
+                     long stride, long pad, long ow, long row0, long rows, uint32_t pad_word,
+                     long g0, long g1, uint32_t *panel, long ldp) {
+    for (long i = 0; i < kh; i++) {
+        for (long j = 0; j < kw; j++) {
+            // Output columns whose input column ox*s - pad + j is inside the map.
+            long shift = j - pad;
+            long lo = (-shift + stride - 1) / stride;
+            if (lo < 0) lo = 0;
+            if (lo > ow) lo = ow;
+            long hi = (width - shift + stride - 1) / stride;
+            if (hi > ow) hi = ow;
+            if (hi < lo) hi = lo;
+            for (long g = g0; g < g1; g++) {
+                const uint32_t *src_plane = q + g * height * width;
+                uint32_t *dst_row = panel + ((i * kw + j) * groups + g) * ldp;
+                for (long r = 0; r < rows; r++) {
+                    long iy = (row0 + r) * stride - pad + i;
+                    uint32_t *d = dst_row + r * ow;
+                    if (iy < 0 || iy >= height) {
+                        for (long ox = 0; ox < ow; ox++) d[ox] = pad_word;
+                        continue;
+                    }
+                    const uint32_t *src = src_plane + iy * width + shift;
+                    for (long ox = 0; ox < lo; ox++) d[ox] = pad_word;
+                    if (stride == 1) {
+                        memcpy(d + lo, src + lo, (size_t)(hi - lo) * 4);
+                    } else if (stride == 2) {
+                        for (long ox = lo; ox < hi; ox++) d[ox] = src[2 * ox];
+                    } else {
+                        for (long ox = lo; ox < hi; ox++) d[ox] = src[ox * stride];
+                    }
+                    for (long ox = hi; ox < ow; ox++) d[ox] = pad_word;
+                }
+            }
+        }
+    }
+}
+
+// MARK: the product
+
+// One register tile: MR filters x NV vectors of 16 columns (the last masked to `last` when
+// MASKED). Instantiated with constants only, so the accumulators stay in registers.
+VNNI INLINE void i8_tile(const int MR, const int NV, const int MASKED, __mmask16 last, const uint8_t *restrict x,
+                         long ldx, const int8_t *restrict w, long ldw, long groups, const int32_t *restrict corr,
+                         const float *restrict scale, const float *restrict bias, float *restrict y, long ldy,
+                         int act, float slope) {
+    __m512i acc[8][3];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_si512();
+    const long xstep = 4 * ldx;
+    for (long g = 0; g < groups; g++) {
+        const uint8_t *xr = x + g * xstep;
+        __m512i xv[3];
+        for (int j = 0; j < NV; j++) {
+            xv[j] = (MASKED && j == NV - 1) ? _mm512_maskz_loadu_epi32(last, xr + 64 * j)
+                                             : _mm512_loadu_si512((const void *)(xr + 64 * j));
+        }
+        for (int i = 0; i < MR; i++) {
+            int32_t word;
+            memcpy(&word, w + i * ldw + 4 * g, 4);
+            __m512i b = _mm512_set1_epi32(word);
+            for (int j = 0; j < NV; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], xv[j], b);
+        }
+    }
+    for (int i = 0; i < MR; i++) {
+        float *yr = y + i * ldy;
+        const __m512i c = _mm512_set1_epi32(corr[i]);
+        const __m512 s = _mm512_set1_ps(scale[i]), b = _mm512_set1_ps(bias[i]);
+        for (int j = 0; j < NV; j++) {
+            __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][j], c));
+            v = i8_finish(_mm512_add_ps(_mm512_mul_ps(v, s), b), act, slope);
+            if (MASKED && j == NV - 1) _mm512_mask_storeu_ps(yr + 16 * j, last, v);
+            else _mm512_storeu_ps(yr + 16 * j, v);
+        }
+    }
+}
+
+#define I8_CASE(MR, NV, M) i8_tile(MR, NV, M, last, x, ldx, w, ldw, groups, corr, scale, bias, y, ldy, act, slope)
+
+VNNI static void i8_tile_any(int mr, int nv, int masked, __mmask16 last, const uint8_t *x, long ldx, const int8_t *w,
+                             long ldw, long groups, const int32_t *corr, const float *scale, const float *bias,
+                             float *y, long ldy, int act, float slope) {
+#define I8_BY_NV(MR)                                                \
+    if (masked) {                                                   \
+        if (nv == 3) I8_CASE(MR, 3, 1);                             \
+        else if (nv == 2) I8_CASE(MR, 2, 1);                        \
+        else I8_CASE(MR, 1, 1);                                     \
+    } else {                                                        \
+        if (nv == 3) I8_CASE(MR, 3, 0);                             \
+        else if (nv == 2) I8_CASE(MR, 2, 0);                        \
+        else I8_CASE(MR, 1, 0);                                     \
+    }
+    switch (mr) {
+    case 8: I8_BY_NV(8) break;
+    case 4: I8_BY_NV(4) break;
+    case 2: I8_BY_NV(2) break;
+    default: I8_BY_NV(1) break;
+    }
+#undef I8_BY_NV
+}
+
+// Filters [0, mr) of one block (mr <= 8, rows of `w`) over columns [p0, p1): the block's weights
+// stay in L1 while the panel streams past from L2.
+VNNI static void i8_block(int mr, const uint8_t *x, long ldx, long groups, const int8_t *w, long ldw,
+                          const int32_t *corr, const float *scale, const float *bias, float *y, long ldy,
+                          long p0, long p1, int act, float slope) {
+    while (mr > 0) {
+        int part = mr >= 8 ? 8 : mr >= 4 ? 4 : mr >= 2 ? 2 : 1;
+        for (long p = p0; p < p1; p += 48) {
+            long cols = p1 - p < 48 ? p1 - p : 48;
+            int nv = (int)((cols + 15) / 16);
+            int rem = (int)(cols & 15);
+            __mmask16 last = rem ? (__mmask16)((1u << rem) - 1) : (__mmask16)0xFFFF;
+            if (part == 8 && cols == 48) {
+                i8_tile(8, 3, 0, last, x + 4 * p, ldx, w, ldw, groups, corr, scale, bias, y + p, ldy, act, slope);
+            } else {
+                i8_tile_any(part, nv, rem != 0, last, x + 4 * p, ldx, w, ldw, groups, corr, scale, bias, y + p, ldy,
+                            act, slope);
+            }
+        }
+        mr -= part;
+        w += part * ldw;
+        corr += part;
+        scale += part;
+        bias += part;
+        y += part * ldy;
+    }
+}
+
+VNNI void cvm_int8_gemm(const uint8_t *x, long ldx, long groups, const int8_t *w, long ldw,
+                        const int32_t *corr, const float *scale, const float *bias, float *y, long ldy,
+                        long f0, long f1, long p0, long p1, int act, float slope) {
+    for (long f = f0; f < f1; f += 8) {
+        int mr = (int)(f1 - f < 8 ? f1 - f : 8);
+        i8_block(mr, x, ldx, groups, w + f * ldw, ldw, corr + f, scale + f, bias + f, y + f * ldy, ldy, p0, p1,
+                 act, slope);
+    }
+}
+
+VNNI void cvm_int8_unpack4(const uint8_t *codes, long count, int offset, int8_t *out) {
+    const __m512i low = _mm512_set1_epi16(0x0F), off = _mm512_set1_epi8((char)offset);
+    long n = 0;
+    // 64 codes (32 bytes) a step: widen each byte to 16 bits as (low nibble, high nibble), which
+    // is the two codes in stream order.
+    for (; n + 64 <= count; n += 64) {
+        __m512i b = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(codes + n / 2)));
+        __m512i pair = _mm512_or_si512(_mm512_and_si512(b, low), _mm512_slli_epi16(_mm512_srli_epi16(b, 4), 8));
+        _mm512_storeu_si512((void *)(out + n), _mm512_sub_epi8(pair, off));
+    }
+    for (; n < count; n += 2) {
+        uint8_t byte = codes[n / 2];
+        out[n] = (int8_t)((byte & 15) - offset);
+        out[n + 1] = (int8_t)((byte >> 4) - offset);
+    }
+}
+
+VNNI void cvm_int8_gemm_packed4(const uint8_t *x, long ldx, long groups, const uint8_t *codes,
+                                const int8_t *offset, int8_t *wbuf, const int32_t *corr,
+                                const float *scale, const float *bias, float *y, long ldy, long f0,
+                                long f1, long p0, long p1, int act, float slope) {
+    const long k = 4 * groups;
+    for (long f = f0; f < f1; f += 8) {
+        int mr = (int)(f1 - f < 8 ? f1 - f : 8);
+        for (int i = 0; i < mr; i++) cvm_int8_unpack4(codes + (f + i) * k / 2, k, offset[f + i], wbuf + i * k);
+        i8_block(mr, x, ldx, groups, wbuf, k, corr + f, scale + f, bias + f, y + f * ldy, ldy, p0, p1, act, slope);
+    }
+}
