@@ -64,6 +64,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Weights: .pt checkpoint or .safetensors, or 'random' with --cfg (random-init model).")
     var weights: String
 
+    @OptionGroup var precision: PrecisionOptions
+
     @Option(name: .customLong("cfg"), help: "Model YAML (required with --weights random).")
     var cfg: String?
 
@@ -126,6 +128,7 @@ struct BenchCommand: ParsableCommand {
             let stride = model.maxStride
             let size = (img + stride - 1) / stride * stride
             if size != img { printError("yolov7: --img \(img) must be a multiple of \(stride), using \(size)") }
+            try precision.apply(to: model, size: size)
 
             // The input: a letterboxed picture, or deterministic noise in [0, 1].
             var outside: (decode: Double, letterbox: Double, toTensor: Double)?

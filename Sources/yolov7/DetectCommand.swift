@@ -28,6 +28,8 @@ struct DetectCommand: ParsableCommand {
     @Option(help: "Weights: .pt checkpoint or .safetensors (FP32, FP16, quantized).")
     var weights: String
 
+    @OptionGroup var precision: PrecisionOptions
+
     @Option(name: .customLong("cfg"), help: "Model YAML (needed for a bare state dict).")
     var cfg: String?
 
@@ -81,6 +83,7 @@ struct DetectCommand: ParsableCommand {
             let stride = model.maxStride
             let size = (img + stride - 1) / stride * stride
             if size != img { printError("yolov7: --img \(img) must be a multiple of \(stride), using \(size)") }
+            try precision.apply(to: model, size: size)
             for folder in [out, saveTxt].compactMap({ $0 }) {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             }

@@ -53,8 +53,15 @@ public final class ConvUnit {
     public let geometry: ConvGeometry
     public let activation: Activation
     public var weights: ConvWeights {
-        didSet { preparedLock.withLock { preparedCache = nil } }
+        didSet {
+            preparedLock.withLock { preparedCache = nil }
+            int8 = nil
+        }
     }
+    /// When set, the planned pass runs this conv in int8 (`Int8ConvKernel`): its weights as
+    /// integers and its input's quantization grid, made by YOLOQuant's `Int8Execution`.
+    /// Dropped when the weights change.
+    public var int8: Int8Conv?
     public var bias: [Float]
     /// Called with every input this conv runs on, before it runs (calibration collects layer
     /// input statistics this way); nil in normal runs.
@@ -95,6 +102,11 @@ extension ConvUnit {
     /// Planned pass: from one workspace view into another (a slice of a concat, or a temporary).
     public func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, activation act: Activation? = nil) {
         if let inputObserver { inputObserver(ws.tensor(input)) }
+        if let int8, Int8ConvKernel.available {
+            Int8ConvKernel.forward(&ws, input: input, output: output, conv: int8, bias: bias,
+                                   activation: act ?? activation)
+            return
+        }
         switch weights {
         case .dense(let w):
             ConvKernel.forward(&ws, input: input, output: output, weight: w, bias: bias,
