@@ -184,111 +184,138 @@ public enum Int8ConvKernel {
 
     public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, conv: Int8Conv,
                                bias: [Float], activation: Activation, workers requested: Int? = nil) {
-        let workers = max(1, requested ?? ws.threadCount)
         let g = conv.geometry
         let inShape = input.shape
-        let (oh, ow) = g.outputSize(height: inShape.height, width: inShape.width)
         precondition(inShape.channels == g.inChannels, "int8 conv: input has \(inShape.channels) channels, weights want \(g.inChannels)")
         precondition(output.shape == g.outputShape(inShape) && output.storage == .arena, "int8 conv: output view does not fit")
         precondition(bias.count == g.outChannels, "int8 conv: bias size")
-        let w = conv.weights
-        let groups = w.depth / 4
-        let channelGroups = w.paddedChannels / 4
-        let inPlane = inShape.planeSize, plane = oh * ow
-        let filters = g.outChannels
-        let pointwise = g.isPointwise
-        let whole = !pointwise && groups * plane <= wholePanelWords
-        let rowsPerTask: Int
-        if pointwise || whole {
-            rowsPerTask = oh
-        } else {
-            let byCache = max(1, taskPanelWords / (groups * ow))
-            let bySpread = max(1, oh / (2 * workers))
-            rowsPerTask = min(oh, byCache, bySpread)
+        let plan = Plan(conv: conv, input: inShape, workers: max(1, requested ?? ws.threadCount))
+        ws.reserveScratch(plan.scratchWords)
+        ws.arena.withUnsafeMutableBufferPointer { arenaBuf in
+            ws.input.withUnsafeBufferPointer { inputBuf in
+                ws.scratch.withUnsafeMutableBytes { scratch in
+                    let views = ViewPointers(input: inputBuf.baseAddress, arena: arenaBuf.baseAddress)
+                    let words = scratch.baseAddress!.assumingMemoryBound(to: UInt32.self)
+                    for n in 0..<inShape.batch {
+                        run(plan, conv: conv, x: views.source(input, item: n), y: views.destination(output, item: n),
+                            bias: bias, activation: activation, scratch: words)
+                    }
+                }
+            }
         }
-        // Scratch, in 4-byte words: the quantized input, the whole panel or one per worker,
-        // and each worker's unpacked weight block (8 x K bytes).
-        let inputWords = channelGroups * inPlane
-        let panelWords = pointwise ? 0 : (whole ? groups * plane : groups * rowsPerTask * ow)
-        let panelSlots = whole ? 1 : workers
-        let blockWords = 2 * w.depth
-        ws.reserveScratch(inputWords + panelSlots * panelWords + workers * blockWords + 16)
+    }
+
+    /// How one conv's work is laid out: 1x1 stride-1 convs multiply the quantized map itself;
+    /// others build the column panel whole when it is small (then tasks are a grid of column x
+    /// filter chunks, as `PointwiseKernel.Tiling`), else per task of whole output rows, each
+    /// into its worker's panel (kept in L2 while every filter block reads it).
+    struct Plan {
+        let geometry: ConvGeometry
+        let inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int
+        let groups: Int, channelGroups: Int, depth: Int
+        let pointwise: Bool, whole: Bool
+        let rowsPerTask: Int
+        let workers: Int
+        /// Scratch, in 4-byte words: the quantized input, the whole panel or one per worker,
+        /// and each worker's unpacked weight block (8 x K bytes).
+        let inputWords: Int, panelWords: Int, panelSlots: Int, blockWords: Int
+
+        init(conv: Int8Conv, input: FeatureShape, workers: Int) {
+            let g = conv.geometry
+            geometry = g
+            inHeight = input.height
+            inWidth = input.width
+            (outHeight, outWidth) = g.outputSize(height: input.height, width: input.width)
+            depth = conv.weights.depth
+            groups = depth / 4
+            channelGroups = conv.weights.paddedChannels / 4
+            self.workers = workers
+            let plane = outHeight * outWidth
+            pointwise = g.isPointwise
+            whole = !pointwise && groups * plane <= Int8ConvKernel.wholePanelWords
+            if pointwise || whole {
+                rowsPerTask = outHeight
+            } else {
+                let byCache = max(1, Int8ConvKernel.taskPanelWords / (groups * outWidth))
+                let bySpread = max(1, outHeight / (2 * workers))
+                rowsPerTask = min(outHeight, byCache, bySpread)
+            }
+            inputWords = channelGroups * input.height * input.width
+            panelWords = pointwise ? 0 : groups * rowsPerTask * outWidth
+            panelSlots = whole ? 1 : workers
+            blockWords = 2 * depth
+        }
+
+        var plane: Int { outHeight * outWidth }
+        var scratchWords: Int { inputWords + panelSlots * panelWords + workers * blockWords + 16 }
+    }
+
+    /// One image: quantize `x`, build panels, multiply, with the epilogue writing `y`.
+    static func run(_ p: Plan, conv: Int8Conv, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, bias: [Float],
+                    activation: Activation, scratch: UnsafeMutablePointer<UInt32>) {
+        let g = p.geometry
         let (act, slope) = PointwiseKernel.code(activation)
         let q = conv.input
         let padWord = UInt32(truncatingIfNeeded: q.zero) * 0x0101_0101
-        ws.arena.withUnsafeMutableBufferPointer { arenaBuf in
-          ws.input.withUnsafeBufferPointer { inputBuf in
-            let views = ViewPointers(input: inputBuf.baseAddress, arena: arenaBuf.baseAddress)
-            ws.scratch.withUnsafeMutableBytes { raw in
-                let words = raw.baseAddress!.assumingMemoryBound(to: UInt32.self)
-                let qin = words
-                let panels = words + inputWords
-                let blocks = UnsafeMutableRawPointer(panels + panelSlots * panelWords).assumingMemoryBound(to: Int8.self)
-                conv.correction.withUnsafeBufferPointer { corr in
-                    conv.scale.withUnsafeBufferPointer { scale in
-                        bias.withUnsafeBufferPointer { b in
-                            withWeights(w) { dense, codes, offsets in
-                                // y[f, p0..<p1] for filters fs from a panel (rows ldx words apart).
-                                func multiply(_ x: UnsafePointer<UInt32>, ldx: Int, y: UnsafeMutablePointer<Float>,
-                                              filters fs: Range<Int>, columns: Range<Int>, worker: Int) {
-                                    let xb = UnsafeRawPointer(x).assumingMemoryBound(to: UInt8.self)
-                                    if let dense {
-                                        cvm_int8_gemm(xb, ldx, groups, dense, w.depth, corr.baseAddress!, scale.baseAddress!,
-                                                      b.baseAddress!, y, plane, fs.lowerBound, fs.upperBound,
-                                                      columns.lowerBound, columns.upperBound, act, slope)
-                                    } else {
-                                        cvm_int8_gemm_packed4(xb, ldx, groups, codes!, offsets!, blocks + worker * 8 * w.depth,
-                                                              corr.baseAddress!, scale.baseAddress!, b.baseAddress!, y, plane,
-                                                              fs.lowerBound, fs.upperBound, columns.lowerBound,
-                                                              columns.upperBound, act, slope)
-                                    }
+        let qin = scratch
+        let panels = scratch + p.inputWords
+        let blocks = UnsafeMutableRawPointer(panels + p.panelSlots * p.panelWords).assumingMemoryBound(to: Int8.self)
+        let plane = p.plane, depth = p.depth, groups = p.groups
+        Parallel.forEachChunk(p.channelGroups, minPerChunk: 2, workers: p.workers) { range in
+            cvm_int8_quantize(x, g.inChannels, p.inHeight * p.inWidth, q.inverse, q.zero, range.lowerBound,
+                              range.upperBound, qin)
+        }
+        conv.correction.withUnsafeBufferPointer { corr in
+            conv.scale.withUnsafeBufferPointer { scale in
+                bias.withUnsafeBufferPointer { b in
+                    withWeights(conv.weights) { dense, codes, offsets in
+                        // y[f, columns] for filters fs from a panel (rows ldx words apart).
+                        func multiply(_ x: UnsafePointer<UInt32>, ldx: Int, y: UnsafeMutablePointer<Float>,
+                                      filters fs: Range<Int>, columns: Range<Int>, worker: Int) {
+                            let xb = UnsafeRawPointer(x).assumingMemoryBound(to: UInt8.self)
+                            if let dense {
+                                cvm_int8_gemm(xb, ldx, groups, dense, depth, corr.baseAddress!, scale.baseAddress!,
+                                              b.baseAddress!, y, plane, fs.lowerBound, fs.upperBound,
+                                              columns.lowerBound, columns.upperBound, act, slope)
+                            } else {
+                                cvm_int8_gemm_packed4(xb, ldx, groups, codes!, offsets!, blocks + worker * 8 * depth,
+                                                      corr.baseAddress!, scale.baseAddress!, b.baseAddress!, y, plane,
+                                                      fs.lowerBound, fs.upperBound, columns.lowerBound,
+                                                      columns.upperBound, act, slope)
+                            }
+                        }
+                        if p.pointwise || p.whole {
+                            if p.whole {
+                                Parallel.forEachChunk(p.channelGroups, minPerChunk: 4, workers: p.workers) { range in
+                                    cvm_int8_im2col(qin, p.channelGroups, p.inHeight, p.inWidth, g.kernelH, g.kernelW,
+                                                    g.stride, g.padding, p.outWidth, 0, p.outHeight, padWord,
+                                                    range.lowerBound, range.upperBound, panels, plane)
                                 }
-                                for n in 0..<inShape.batch {
-                                    let x = views.source(input, item: n)
-                                    let y = views.destination(output, item: n)
-                                    Parallel.forEachChunk(channelGroups, minPerChunk: 2, workers: workers) { range in
-                                        cvm_int8_quantize(x, g.inChannels, inPlane, q.inverse, q.zero, range.lowerBound,
-                                                          range.upperBound, qin)
-                                    }
-                                    if pointwise || whole {
-                                        let panel: UnsafePointer<UInt32>
-                                        if pointwise {
-                                            panel = UnsafePointer(qin)
-                                        } else {
-                                            Parallel.forEachChunk(channelGroups, minPerChunk: 4, workers: workers) { range in
-                                                cvm_int8_im2col(qin, channelGroups, inShape.height, inShape.width, g.kernelH,
-                                                                g.kernelW, g.stride, g.padding, ow, 0, oh, padWord,
-                                                                range.lowerBound, range.upperBound, panels, plane)
-                                            }
-                                            panel = UnsafePointer(panels)
-                                        }
-                                        let tiling = PointwiseKernel.Tiling(plane: plane, filters: filters, workers: workers)
-                                        Parallel.forEachTask(tiling.tasks, workers: workers) { worker, t in
-                                            let (cols, fs) = tiling.ranges(t)
-                                            if cols.isEmpty || fs.isEmpty { return }
-                                            multiply(panel, ldx: plane, y: y, filters: fs, columns: cols, worker: worker)
-                                        }
-                                    } else {
-                                        let tasks = (oh + rowsPerTask - 1) / rowsPerTask
-                                        Parallel.forEachTask(tasks, workers: workers) { worker, t in
-                                            let row0 = t * rowsPerTask
-                                            let rows = min(rowsPerTask, oh - row0)
-                                            let cols = rows * ow
-                                            let panel = panels + worker * panelWords
-                                            cvm_int8_im2col(qin, channelGroups, inShape.height, inShape.width, g.kernelH,
-                                                            g.kernelW, g.stride, g.padding, ow, row0, rows, padWord, 0,
-                                                            channelGroups, panel, cols)
-                                            multiply(panel, ldx: cols, y: y + row0 * ow, filters: 0..<filters,
-                                                     columns: 0..<cols, worker: worker)
-                                        }
-                                    }
-                                }
+                            }
+                            let panel = UnsafePointer(p.pointwise ? qin : panels)
+                            let tiling = PointwiseKernel.Tiling(plane: plane, filters: g.outChannels, workers: p.workers)
+                            Parallel.forEachTask(tiling.tasks, workers: p.workers) { worker, t in
+                                let (cols, fs) = tiling.ranges(t)
+                                if cols.isEmpty || fs.isEmpty { return }
+                                multiply(panel, ldx: plane, y: y, filters: fs, columns: cols, worker: worker)
+                            }
+                        } else {
+                            let tasks = (p.outHeight + p.rowsPerTask - 1) / p.rowsPerTask
+                            Parallel.forEachTask(tasks, workers: p.workers) { worker, t in
+                                let row0 = t * p.rowsPerTask
+                                let rows = min(p.rowsPerTask, p.outHeight - row0)
+                                let cols = rows * p.outWidth
+                                let panel = panels + worker * p.panelWords
+                                cvm_int8_im2col(qin, p.channelGroups, p.inHeight, p.inWidth, g.kernelH, g.kernelW,
+                                                g.stride, g.padding, p.outWidth, row0, rows, padWord, 0,
+                                                p.channelGroups, panel, cols)
+                                multiply(panel, ldx: cols, y: y + row0 * p.outWidth, filters: 0..<g.outChannels,
+                                         columns: 0..<cols, worker: worker)
                             }
                         }
                     }
                 }
             }
-          }
         }
     }
 
