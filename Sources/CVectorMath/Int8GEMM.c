@@ -66,23 +66,26 @@ VNNI INLINE __m512 i8_finish(__m512 v, int act, float slope) {
 VNNI void cvm_int8_quantize(const float *x, long channels, long plane, float inv_scale, int zero,
                             long g0, long g1, uint32_t *q) {
     const __m512 inv = _mm512_set1_ps(inv_scale);
-    // Clamped in float first: cvtps of an out-of-range value gives INT_MIN, not a saturated code.
-    const __m512 lo = _mm512_set1_ps(-512.0f), hi = _mm512_set1_ps(512.0f);
-    const __m512i zp = _mm512_set1_epi32(zero), zero_i = _mm512_setzero_si512(), max_u8 = _mm512_set1_epi32(255);
+    // round(clamp(v, -zero, 255 - zero)) + zero is clamp(round(v) + zero, 0, 255) (the bounds
+    // are whole numbers), and clamping in float first also keeps cvtps in range. The codes
+    // minus the zero point are summed into the word at their byte, then the zero point is
+    // added to every byte at once: mod 2^32 that is each code at its byte.
+    const __m512 lo = _mm512_set1_ps((float)-zero), hi = _mm512_set1_ps((float)(255 - zero));
     for (long g = g0; g < g1; g++) {
         uint32_t *dst = q + g * plane;
+        int lanes = channels - 4 * g < 4 ? (int)(channels - 4 * g) : 4;
+        uint32_t zp_word = 0;
+        for (int t = 0; t < lanes; t++) zp_word |= (uint32_t)zero << (8 * t);
+        const __m512i zp = _mm512_set1_epi32((int)zp_word);
+        const float *xg = x + 4 * g * plane;
         for (long p = 0; p < plane; p += 16) {
             long left = plane - p;
             __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-            __m512i word = _mm512_setzero_si512();
-            for (int t = 0; t < 4; t++) {
-                long c = 4 * g + t;
-                if (c >= channels) break;
-                __m512 v = _mm512_maskz_loadu_ps(m, x + c * plane + p);
+            __m512i word = zp;
+            for (int t = 0; t < lanes; t++) {
+                __m512 v = _mm512_maskz_loadu_ps(m, xg + t * plane + p);
                 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), lo), hi);
-                __m512i u = _mm512_add_epi32(_mm512_cvtps_epi32(v), zp);
-                u = _mm512_min_epi32(_mm512_max_epi32(u, zero_i), max_u8);
-                word = _mm512_or_si512(word, _mm512_slli_epi32(u, 8 * t));
+                word = _mm512_add_epi32(word, _mm512_slli_epi32(_mm512_cvtps_epi32(v), 8 * t));
             }
             _mm512_mask_storeu_epi32(dst + p, m, word);
         }

@@ -148,6 +148,13 @@ public final class Int8ConvWeights: Sendable {
     }
 }
 
+/// Which map, on which grid, the quantized input at the start of a workspace's scratch is.
+public struct QuantizedInputKey: Equatable, Sendable {
+    let view: FeatureView
+    let zero: Int32
+    let inverse: Float
+}
+
 /// One conv ready to run in int8: its integer weights and how its input is quantized.
 public final class Int8Conv: Sendable {
     public let weights: Int8ConvWeights
@@ -190,7 +197,11 @@ public enum Int8ConvKernel {
         precondition(output.shape == g.outputShape(inShape) && output.storage == .arena, "int8 conv: output view does not fit")
         precondition(bias.count == g.outChannels, "int8 conv: bias size")
         let plan = Plan(conv: conv, input: inShape, workers: max(1, requested ?? ws.threadCount))
+        let key = QuantizedInputKey(view: input, zero: conv.input.zero, inverse: conv.input.inverse)
+        let reuse = ws.reuseQuantizedInput && inShape.batch == 1 && ws.quantizedInput == key
+            && ws.scratch.count >= plan.scratchWords
         ws.reserveScratch(plan.scratchWords)
+        ws.quantizedInput = inShape.batch == 1 ? key : nil
         ws.arena.withUnsafeMutableBufferPointer { arenaBuf in
             ws.input.withUnsafeBufferPointer { inputBuf in
                 ws.scratch.withUnsafeMutableBytes { scratch in
@@ -198,7 +209,7 @@ public enum Int8ConvKernel {
                     let words = scratch.baseAddress!.assumingMemoryBound(to: UInt32.self)
                     for n in 0..<inShape.batch {
                         run(plan, conv: conv, x: views.source(input, item: n), y: views.destination(output, item: n),
-                            bias: bias, activation: activation, scratch: words)
+                            bias: bias, activation: activation, scratch: words, quantized: reuse)
                     }
                 }
             }
@@ -250,9 +261,10 @@ public enum Int8ConvKernel {
         var scratchWords: Int { inputWords + panelSlots * panelWords + workers * blockWords + 16 }
     }
 
-    /// One image: quantize `x`, build panels, multiply, with the epilogue writing `y`.
+    /// One image: quantize `x` (unless `quantized`: the scratch holds it already), build panels,
+    /// multiply, with the epilogue writing `y`.
     static func run(_ p: Plan, conv: Int8Conv, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, bias: [Float],
-                    activation: Activation, scratch: UnsafeMutablePointer<UInt32>) {
+                    activation: Activation, scratch: UnsafeMutablePointer<UInt32>, quantized: Bool = false) {
         let g = p.geometry
         let (act, slope) = PointwiseKernel.code(activation)
         let q = conv.input
@@ -261,9 +273,11 @@ public enum Int8ConvKernel {
         let panels = scratch + p.inputWords
         let blocks = UnsafeMutableRawPointer(panels + p.panelSlots * p.panelWords).assumingMemoryBound(to: Int8.self)
         let plane = p.plane, depth = p.depth, groups = p.groups
-        Parallel.forEachChunk(p.channelGroups, minPerChunk: 2, workers: p.workers) { range in
-            cvm_int8_quantize(x, g.inChannels, p.inHeight * p.inWidth, q.inverse, q.zero, range.lowerBound,
-                              range.upperBound, qin)
+        if !quantized {
+            Parallel.forEachChunk(p.channelGroups, minPerChunk: 2, workers: p.workers) { range in
+                cvm_int8_quantize(x, g.inChannels, p.inHeight * p.inWidth, q.inverse, q.zero, range.lowerBound,
+                                  range.upperBound, qin)
+            }
         }
         conv.correction.withUnsafeBufferPointer { corr in
             conv.scale.withUnsafeBufferPointer { scale in

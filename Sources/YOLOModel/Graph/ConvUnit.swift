@@ -107,6 +107,8 @@ extension ConvUnit {
                                    activation: act ?? activation)
             return
         }
+        // The FP32 kernels use the scratch that holds an int8 conv's quantized input.
+        ws.quantizedInput = nil
         switch weights {
         case .dense(let w):
             ConvKernel.forward(&ws, input: input, output: output, weight: w, bias: bias,
