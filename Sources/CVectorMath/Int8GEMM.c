@@ -92,9 +92,27 @@ VNNI void cvm_int8_quantize(const float *x, long channels, long plane, float inv
     }
 }
 
-void cvm_int8_im2col(const uint32_t *q, long groups, long height, long width, long kh, long kw,
-                     long stride, long pad, long ow, long row0, long rows, uint32_t pad_word,
-                     long g0, long g1, uint32_t *panel, long ldp) {
+// One panel row of output row iy (inside the map) for a stride-1 kernel column shifted by
+// `shift`: d[ox] = src[ox] where 0 <= ox + shift < width, else the pad word. Whole vectors with
+// masks instead of memcpy + fills: rows are short (20-160 words) and many.
+VNNI INLINE void i8_row_s1(const uint32_t *src, long lo, long hi, long ow, __m512i pad, uint32_t *d) {
+    for (long ox = 0; ox < ow; ox += 16) {
+        long left = ow - ox;
+        __mmask16 store = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        // Lanes ox + l in [lo, hi) read the source, the others are padding.
+        long a = lo - ox, b = hi - ox;
+        a = a < 0 ? 0 : a > 16 ? 16 : a;
+        b = b < 0 ? 0 : b > 16 ? 16 : b;
+        __mmask16 inside = b > a ? (__mmask16)((((1u << b) - 1) >> a) << a) : (__mmask16)0;
+        __m512i v = _mm512_mask_loadu_epi32(pad, inside, src + ox);
+        _mm512_mask_storeu_epi32(d + ox, store, v);
+    }
+}
+
+VNNI void cvm_int8_im2col(const uint32_t *q, long groups, long height, long width, long kh, long kw,
+                          long stride, long pad, long ow, long row0, long rows, uint32_t pad_word,
+                          long g0, long g1, uint32_t *panel, long ldp) {
+    const __m512i padv = _mm512_set1_epi32((int)pad_word);
     for (long i = 0; i < kh; i++) {
         for (long j = 0; j < kw; j++) {
             // Output columns whose input column ox*s - pad + j is inside the map.
@@ -116,10 +134,12 @@ void cvm_int8_im2col(const uint32_t *q, long groups, long height, long width, lo
                         continue;
                     }
                     const uint32_t *src = src_plane + iy * width + shift;
-                    for (long ox = 0; ox < lo; ox++) d[ox] = pad_word;
                     if (stride == 1) {
-                        memcpy(d + lo, src + lo, (size_t)(hi - lo) * 4);
-                    } else if (stride == 2) {
+                        i8_row_s1(src, lo, hi, ow, padv, d);
+                        continue;
+                    }
+                    for (long ox = 0; ox < lo; ox++) d[ox] = pad_word;
+                    if (stride == 2) {
                         for (long ox = lo; ox < hi; ox++) d[ox] = src[2 * ox];
                     } else {
                         for (long ox = lo; ox < hi; ox++) d[ox] = src[ox * stride];
