@@ -186,6 +186,9 @@ public enum Int8ConvKernel {
 
     /// Column panels up to this many words (1 MiB) are built whole; bigger ones per row task.
     static let wholePanelWords = 256 << 10
+    /// Quantizing or unrolling fewer words than this per worker is not worth waking a thread
+    /// (a 20x20 map's whole quantization takes microseconds).
+    static let minParallelWords = 32 << 10
     /// A row task's panel target in words (256 KiB: stays in L2 while every filter block reads it).
     static let taskPanelWords = 64 << 10
 
@@ -274,7 +277,9 @@ public enum Int8ConvKernel {
         let blocks = UnsafeMutableRawPointer(panels + p.panelSlots * p.panelWords).assumingMemoryBound(to: Int8.self)
         let plane = p.plane, depth = p.depth, groups = p.groups
         if !quantized {
-            Parallel.forEachChunk(p.channelGroups, minPerChunk: 2, workers: p.workers) { range in
+            let perGroup = p.inHeight * p.inWidth
+            Parallel.forEachChunk(p.channelGroups, minPerChunk: max(1, Int8ConvKernel.minParallelWords / perGroup),
+                                  workers: p.workers) { range in
                 cvm_int8_quantize(x, g.inChannels, p.inHeight * p.inWidth, q.inverse, q.zero, range.lowerBound,
                                   range.upperBound, qin)
             }
@@ -300,7 +305,10 @@ public enum Int8ConvKernel {
                         }
                         if p.pointwise || p.whole {
                             if p.whole {
-                                Parallel.forEachChunk(p.channelGroups, minPerChunk: 4, workers: p.workers) { range in
+                                let perGroup = g.kernelH * g.kernelW * plane
+                                Parallel.forEachChunk(p.channelGroups,
+                                                      minPerChunk: max(1, Int8ConvKernel.minParallelWords / perGroup),
+                                                      workers: p.workers) { range in
                                     cvm_int8_im2col(qin, p.channelGroups, p.inHeight, p.inWidth, g.kernelH, g.kernelW,
                                                     g.stride, g.padding, p.outWidth, 0, p.outHeight, padWord,
                                                     range.lowerBound, range.upperBound, panels, plane)
