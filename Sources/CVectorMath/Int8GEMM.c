@@ -63,31 +63,60 @@ VNNI INLINE __m512 i8_finish(__m512 v, int act, float slope) {
 
 // MARK: quantization and columns
 
+// `n` values of 4 channel rows (`lanes` of them real, `cstride` floats apart) into words:
+// round(clamp(v, -zero, 255 - zero)) + zero is clamp(round(v) + zero, 0, 255) (the bounds are
+// whole numbers), and clamping in float first also keeps cvtps in range. The codes minus the
+// zero point are summed into the word at their byte, then the zero point is added to every
+// byte at once: mod 2^32 that is each code at its byte.
+VNNI INLINE void i8_quantize_run(const float *x, long cstride, int lanes, long n, __m512 inv, __m512 lo, __m512 hi,
+                                 __m512i zp, uint32_t *dst) {
+    for (long p = 0; p < n; p += 16) {
+        long left = n - p;
+        __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        __m512i word = zp;
+        for (int t = 0; t < lanes; t++) {
+            __m512 v = _mm512_maskz_loadu_ps(m, x + t * cstride + p);
+            v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), lo), hi);
+            word = _mm512_add_epi32(word, _mm512_slli_epi32(_mm512_cvtps_epi32(v), 8 * t));
+        }
+        _mm512_mask_storeu_epi32(dst + p, m, word);
+    }
+}
+
+VNNI INLINE uint32_t i8_zero_word(long channels, long g, int zero, int *lanes) {
+    *lanes = channels - 4 * g < 4 ? (int)(channels - 4 * g) : 4;
+    uint32_t word = 0;
+    for (int t = 0; t < *lanes; t++) word |= (uint32_t)zero << (8 * t);
+    return word;
+}
+
 VNNI void cvm_int8_quantize(const float *x, long channels, long plane, float inv_scale, int zero,
                             long g0, long g1, uint32_t *q) {
     const __m512 inv = _mm512_set1_ps(inv_scale);
-    // round(clamp(v, -zero, 255 - zero)) + zero is clamp(round(v) + zero, 0, 255) (the bounds
-    // are whole numbers), and clamping in float first also keeps cvtps in range. The codes
-    // minus the zero point are summed into the word at their byte, then the zero point is
-    // added to every byte at once: mod 2^32 that is each code at its byte.
     const __m512 lo = _mm512_set1_ps((float)-zero), hi = _mm512_set1_ps((float)(255 - zero));
     for (long g = g0; g < g1; g++) {
-        uint32_t *dst = q + g * plane;
-        int lanes = channels - 4 * g < 4 ? (int)(channels - 4 * g) : 4;
-        uint32_t zp_word = 0;
-        for (int t = 0; t < lanes; t++) zp_word |= (uint32_t)zero << (8 * t);
-        const __m512i zp = _mm512_set1_epi32((int)zp_word);
-        const float *xg = x + 4 * g * plane;
-        for (long p = 0; p < plane; p += 16) {
-            long left = plane - p;
-            __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-            __m512i word = zp;
-            for (int t = 0; t < lanes; t++) {
-                __m512 v = _mm512_maskz_loadu_ps(m, xg + t * plane + p);
-                v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), lo), hi);
-                word = _mm512_add_epi32(word, _mm512_slli_epi32(_mm512_cvtps_epi32(v), 8 * t));
-            }
-            _mm512_mask_storeu_epi32(dst + p, m, word);
+        int lanes;
+        const __m512i zp = _mm512_set1_epi32((int)i8_zero_word(channels, g, zero, &lanes));
+        i8_quantize_run(x + 4 * g * plane, plane, lanes, plane, inv, lo, hi, zp, q + g * plane);
+    }
+}
+
+VNNI void cvm_int8_quantize_padded(const float *x, long channels, long height, long width, long pad,
+                                   float inv_scale, int zero, long g0, long g1, uint32_t *q) {
+    const __m512 inv = _mm512_set1_ps(inv_scale);
+    const __m512 lo = _mm512_set1_ps((float)-zero), hi = _mm512_set1_ps((float)(255 - zero));
+    const long wp = width + 2 * pad, hp = height + 2 * pad, plane = height * width;
+    const uint32_t pad_word = (uint32_t)zero * 0x01010101u;
+    for (long g = g0; g < g1; g++) {
+        int lanes;
+        const __m512i zp = _mm512_set1_epi32((int)i8_zero_word(channels, g, zero, &lanes));
+        uint32_t *dst = q + g * hp * wp;
+        for (long i = 0; i < pad * wp; i++) dst[i] = pad_word;
+        for (long i = (hp - pad) * wp; i < hp * wp; i++) dst[i] = pad_word;
+        for (long r = 0; r < height; r++) {
+            uint32_t *row = dst + (r + pad) * wp;
+            for (long i = 0; i < pad; i++) row[i] = row[pad + width + i] = pad_word;
+            i8_quantize_run(x + 4 * g * plane + r * width, plane, lanes, width, inv, lo, hi, zp, row + pad);
         }
     }
 }
@@ -153,18 +182,30 @@ VNNI void cvm_int8_im2col(const uint32_t *q, long groups, long height, long widt
 
 // MARK: the product
 
+// Implicit columns (3x3 stride-1 convs without im2col): the quantized input is padded to
+// Hp x Wp per channel group, and "virtual" column q = oy * Wp + ox reads word q + i*Wp + j of
+// group g for k group (i*kw + j)*groups + g, i.e. at a fixed offset `off[kg]` from q. Columns
+// with ox >= ow (the padding columns) are computed and dropped by the epilogue; a vector of 16
+// columns spans at most two output rows (Wp >= 16), stored as two masked parts.
+struct i8_implicit {
+    const long *off;
+    long wp, ow;
+    long q0;
+};
+
 // One register tile: MR filters x NV vectors of 16 columns (the last masked to `last` when
-// MASKED). Instantiated with constants only, so the accumulators stay in registers.
-VNNI INLINE void i8_tile(const int MR, const int NV, const int MASKED, __mmask16 last, const uint8_t *restrict x,
-                         long ldx, const int8_t *restrict w, long ldw, long groups, const int32_t *restrict corr,
-                         const float *restrict scale, const float *restrict bias, float *restrict y, long ldy,
-                         int act, float slope) {
+// MASKED). Instantiated with constants only, so the accumulators stay in registers. With
+// IMPLICIT, `x` is the padded map at virtual column im->q0 and `y` the output's origin.
+VNNI INLINE void i8_tile(const int MR, const int NV, const int MASKED, const int IMPLICIT, __mmask16 last,
+                         const uint8_t *restrict x, long ldx, const int8_t *restrict w, long ldw, long groups,
+                         const int32_t *restrict corr, const float *restrict scale, const float *restrict bias,
+                         float *restrict y, long ldy, int act, float slope, const struct i8_implicit *im) {
     __m512i acc[8][3];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_si512();
     const long xstep = 4 * ldx;
     for (long g = 0; g < groups; g++) {
-        const uint8_t *xr = x + g * xstep;
+        const uint8_t *xr = IMPLICIT ? x + 4 * im->off[g] : x + g * xstep;
         __m512i xv[3];
         for (int j = 0; j < NV; j++) {
             xv[j] = (MASKED && j == NV - 1) ? _mm512_maskz_loadu_epi32(last, xr + 64 * j)
@@ -177,6 +218,24 @@ VNNI INLINE void i8_tile(const int MR, const int NV, const int MASKED, __mmask16
             for (int j = 0; j < NV; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], xv[j], b);
         }
     }
+    // Where each vector's lanes go (IMPLICIT): lanes of row oy at offA, of row oy + 1 at offB.
+    __mmask16 mask_a[3], mask_b[3];
+    long off_a[3], off_b[3];
+    if (IMPLICIT) {
+        for (int j = 0; j < NV; j++) {
+            long q = im->q0 + 16 * j;
+            long oy = q / im->wp, ox = q - oy * im->wp;
+            unsigned lanes = (MASKED && j == NV - 1) ? (unsigned)last : 0xFFFFu;
+            long na = im->ow - ox;
+            na = na < 0 ? 0 : na > 16 ? 16 : na;
+            mask_a[j] = (__mmask16)(((1u << na) - 1) & lanes);
+            off_a[j] = oy * im->ow + ox;
+            long b0 = im->wp - ox, b1 = b0 + im->ow;
+            b1 = b1 > 16 ? 16 : b1;
+            mask_b[j] = b0 < 16 ? (__mmask16)(((((1u << b1) - 1) >> b0) << b0) & lanes) : (__mmask16)0;
+            off_b[j] = (oy + 1) * im->ow - b0;
+        }
+    }
     for (int i = 0; i < MR; i++) {
         float *yr = y + i * ldy;
         const __m512i c = _mm512_set1_epi32(corr[i]);
@@ -184,41 +243,58 @@ VNNI INLINE void i8_tile(const int MR, const int NV, const int MASKED, __mmask16
         for (int j = 0; j < NV; j++) {
             __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][j], c));
             v = i8_finish(_mm512_add_ps(_mm512_mul_ps(v, s), b), act, slope);
-            if (MASKED && j == NV - 1) _mm512_mask_storeu_ps(yr + 16 * j, last, v);
-            else _mm512_storeu_ps(yr + 16 * j, v);
+            if (IMPLICIT) {
+                if (mask_a[j]) _mm512_mask_storeu_ps(yr + off_a[j], mask_a[j], v);
+                if (mask_b[j]) _mm512_mask_storeu_ps(yr + off_b[j], mask_b[j], v);
+            } else if (MASKED && j == NV - 1) {
+                _mm512_mask_storeu_ps(yr + 16 * j, last, v);
+            } else {
+                _mm512_storeu_ps(yr + 16 * j, v);
+            }
         }
     }
 }
 
-#define I8_CASE(MR, NV, M) i8_tile(MR, NV, M, last, x, ldx, w, ldw, groups, corr, scale, bias, y, ldy, act, slope)
+#define I8_CASE(MR, NV, M, I) \
+    i8_tile(MR, NV, M, I, last, x, ldx, w, ldw, groups, corr, scale, bias, y, ldy, act, slope, im)
 
 VNNI static void i8_tile_any(int mr, int nv, int masked, __mmask16 last, const uint8_t *x, long ldx, const int8_t *w,
                              long ldw, long groups, const int32_t *corr, const float *scale, const float *bias,
-                             float *y, long ldy, int act, float slope) {
-#define I8_BY_NV(MR)                                                \
+                             float *y, long ldy, int act, float slope, const struct i8_implicit *im) {
+#define I8_BY_NV(MR, I)                                             \
     if (masked) {                                                   \
-        if (nv == 3) I8_CASE(MR, 3, 1);                             \
-        else if (nv == 2) I8_CASE(MR, 2, 1);                        \
-        else I8_CASE(MR, 1, 1);                                     \
+        if (nv == 3) I8_CASE(MR, 3, 1, I);                          \
+        else if (nv == 2) I8_CASE(MR, 2, 1, I);                     \
+        else I8_CASE(MR, 1, 1, I);                                  \
     } else {                                                        \
-        if (nv == 3) I8_CASE(MR, 3, 0);                             \
-        else if (nv == 2) I8_CASE(MR, 2, 0);                        \
-        else I8_CASE(MR, 1, 0);                                     \
+        if (nv == 3) I8_CASE(MR, 3, 0, I);                          \
+        else if (nv == 2) I8_CASE(MR, 2, 0, I);                     \
+        else I8_CASE(MR, 1, 0, I);                                  \
     }
-    switch (mr) {
-    case 8: I8_BY_NV(8) break;
-    case 4: I8_BY_NV(4) break;
-    case 2: I8_BY_NV(2) break;
-    default: I8_BY_NV(1) break;
+    if (im) {
+        switch (mr) {
+        case 8: I8_BY_NV(8, 1) break;
+        case 4: I8_BY_NV(4, 1) break;
+        case 2: I8_BY_NV(2, 1) break;
+        default: I8_BY_NV(1, 1) break;
+        }
+    } else {
+        switch (mr) {
+        case 8: I8_BY_NV(8, 0) break;
+        case 4: I8_BY_NV(4, 0) break;
+        case 2: I8_BY_NV(2, 0) break;
+        default: I8_BY_NV(1, 0) break;
+        }
     }
 #undef I8_BY_NV
 }
 
 // Filters [0, mr) of one block (mr <= 8, rows of `w`) over columns [p0, p1): the block's weights
-// stay in L1 while the panel streams past from L2.
+// stay in L1 while the panel streams past from L2. With `im` (implicit columns), p is a
+// virtual column and y the output's origin.
 VNNI static void i8_block(int mr, const uint8_t *x, long ldx, long groups, const int8_t *w, long ldw,
                           const int32_t *corr, const float *scale, const float *bias, float *y, long ldy,
-                          long p0, long p1, int act, float slope) {
+                          long p0, long p1, int act, float slope, const struct i8_implicit *shape) {
     while (mr > 0) {
         int part = mr >= 8 ? 8 : mr >= 4 ? 4 : mr >= 2 ? 2 : 1;
         for (long p = p0; p < p1; p += 48) {
@@ -226,11 +302,20 @@ VNNI static void i8_block(int mr, const uint8_t *x, long ldx, long groups, const
             int nv = (int)((cols + 15) / 16);
             int rem = (int)(cols & 15);
             __mmask16 last = rem ? (__mmask16)((1u << rem) - 1) : (__mmask16)0xFFFF;
+            struct i8_implicit here;
+            const struct i8_implicit *im = 0;
+            if (shape) {
+                here = *shape;
+                here.q0 = p;
+                im = &here;
+            }
+            float *yp = shape ? y : y + p;
             if (part == 8 && cols == 48) {
-                i8_tile(8, 3, 0, last, x + 4 * p, ldx, w, ldw, groups, corr, scale, bias, y + p, ldy, act, slope);
+                if (shape) i8_tile(8, 3, 0, 1, last, x + 4 * p, ldx, w, ldw, groups, corr, scale, bias, yp, ldy, act, slope, im);
+                else i8_tile(8, 3, 0, 0, last, x + 4 * p, ldx, w, ldw, groups, corr, scale, bias, yp, ldy, act, slope, 0);
             } else {
-                i8_tile_any(part, nv, rem != 0, last, x + 4 * p, ldx, w, ldw, groups, corr, scale, bias, y + p, ldy,
-                            act, slope);
+                i8_tile_any(part, nv, rem != 0, last, x + 4 * p, ldx, w, ldw, groups, corr, scale, bias, yp, ldy,
+                            act, slope, im);
             }
         }
         mr -= part;
@@ -249,16 +334,28 @@ static long i8_chunk(long groups) {
     return cols < 48 ? 48 : cols;
 }
 
+// The implicit-column shape of a call, or null for an explicit panel.
+static const struct i8_implicit *i8_shape(const cvm_int8_columns *columns, struct i8_implicit *storage) {
+    if (!columns) return 0;
+    storage->off = columns->offsets;
+    storage->wp = columns->padded_width;
+    storage->ow = columns->out_width;
+    storage->q0 = 0;
+    return storage;
+}
+
 VNNI void cvm_int8_gemm(const uint8_t *x, long ldx, long groups, const int8_t *w, long ldw,
                         const int32_t *corr, const float *scale, const float *bias, float *y, long ldy,
-                        long f0, long f1, long p0, long p1, int act, float slope) {
+                        long f0, long f1, long p0, long p1, int act, float slope, const cvm_int8_columns *columns) {
+    struct i8_implicit storage;
+    const struct i8_implicit *shape = i8_shape(columns, &storage);
     const long chunk = i8_chunk(groups);
     for (long c0 = p0; c0 < p1; c0 += chunk) {
         long c1 = p1 - c0 < chunk ? p1 : c0 + chunk;
         for (long f = f0; f < f1; f += 8) {
             int mr = (int)(f1 - f < 8 ? f1 - f : 8);
             i8_block(mr, x, ldx, groups, w + f * ldw, ldw, corr + f, scale + f, bias + f, y + f * ldy, ldy, c0, c1,
-                     act, slope);
+                     act, slope, shape);
         }
     }
 }
@@ -283,7 +380,9 @@ VNNI void cvm_int8_unpack4(const uint8_t *codes, long count, int offset, int8_t 
 VNNI void cvm_int8_gemm_packed4(const uint8_t *x, long ldx, long groups, const uint8_t *codes,
                                 const int8_t *offset, int8_t *wbuf, const int32_t *corr,
                                 const float *scale, const float *bias, float *y, long ldy, long f0,
-                                long f1, long p0, long p1, int act, float slope) {
+                                long f1, long p0, long p1, int act, float slope, const cvm_int8_columns *columns) {
+    struct i8_implicit storage;
+    const struct i8_implicit *shape = i8_shape(columns, &storage);
     const long k = 4 * groups, chunk = i8_chunk(groups);
     // Each block of 8 filters is unpacked once per column chunk (most tasks are one chunk).
     for (long c0 = p0; c0 < p1; c0 += chunk) {
@@ -291,7 +390,8 @@ VNNI void cvm_int8_gemm_packed4(const uint8_t *x, long ldx, long groups, const u
         for (long f = f0; f < f1; f += 8) {
             int mr = (int)(f1 - f < 8 ? f1 - f : 8);
             for (int i = 0; i < mr; i++) cvm_int8_unpack4(codes + (f + i) * k / 2, k, offset[f + i], wbuf + i * k);
-            i8_block(mr, x, ldx, groups, wbuf, k, corr + f, scale + f, bias + f, y + f * ldy, ldy, c0, c1, act, slope);
+            i8_block(mr, x, ldx, groups, wbuf, k, corr + f, scale + f, bias + f, y + f * ldy, ldy, c0, c1, act, slope,
+                     shape);
         }
     }
 }

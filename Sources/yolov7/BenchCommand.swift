@@ -102,6 +102,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-pointwise"), help: .hidden)
     var noPointwise = false
 
+    @Flag(name: .customLong("no-implicit-columns"), help: .hidden)
+    var noImplicitColumns = false
+
     func validate() throws {
         guard (32...8192).contains(img) else { throw ValidationError("--img must be between 32 and 8192") }
         guard (1...256).contains(batch) else { throw ValidationError("--batch must be between 1 and 256") }
@@ -116,6 +119,7 @@ struct BenchCommand: ParsableCommand {
             ComputeThreads.set(cores)
             if noWinograd { ConvKernel.useWinograd = false }
             if noPointwise { ConvKernel.usePointwise = false }
+            if noImplicitColumns { Int8ConvKernel.useImplicitColumns = false }
             let model: YOLOModel
             let modelName: String
             if weights == "random", let cfg {

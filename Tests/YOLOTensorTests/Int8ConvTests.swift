@@ -6,7 +6,8 @@ import Testing
 /// (`Int8ConvKernel.reference`): the accumulators are integers, so the only room for a
 /// difference is the FP32 epilogue, which is FastMath's in both; the stated tolerance (1e-6
 /// relative) is for that. Odd sizes on purpose: channels not a multiple of 4 (K padding),
-/// planes not a multiple of 16 or 48, filters not a multiple of 8, strides 1 and 2.
+/// planes not a multiple of 16 or 48, filters not a multiple of 8, strides 1 and 2; every
+/// column layout (the quantized map itself, whole and per-row panels, implicit columns).
 struct Int8ConvTests {
     struct Case {
         let channels: Int, filters: Int, kernel: Int, stride: Int, height: Int, width: Int, batch: Int
@@ -21,8 +22,11 @@ struct Int8ConvTests {
         Case(channels: 8, filters: 16, kernel: 3, stride: 2, height: 20, width: 17, batch: 1),
         Case(channels: 20, filters: 9, kernel: 1, stride: 2, height: 15, width: 15, batch: 1),
         Case(channels: 17, filters: 11, kernel: 3, stride: 1, height: 6, width: 50, batch: 1),
-        // Big enough for per-row tasks (the panel is over the whole-panel limit).
+        // Implicit columns on a big map (3x3 stride 1), and at the narrowest padded width (16).
         Case(channels: 32, filters: 19, kernel: 3, stride: 1, height: 84, width: 82, batch: 1),
+        Case(channels: 5, filters: 8, kernel: 3, stride: 1, height: 9, width: 14, batch: 2),
+        // Big enough for per-row tasks (stride 2: the panel is over the whole-panel limit).
+        Case(channels: 32, filters: 19, kernel: 3, stride: 2, height: 170, width: 166, batch: 1),
     ]
 
     static func input(_ c: Case, seed: UInt64) -> Tensor {
@@ -58,10 +62,12 @@ struct Int8ConvTests {
             let bias = randomValues(g.outChannels, seed: UInt64(n) + 20)
             let x = Self.input(c, seed: UInt64(n) + 30)
             let expected = Int8ConvKernel.reference(x, conv: conv, bias: bias, activation: activation)
-            for workers in [1, 2] {
-                let got = Int8ConvKernel.apply(x, conv: conv, bias: bias, activation: activation, workers: workers)
+            // Implicit columns from the narrowest padded width they allow, and with the default.
+            for (workers, implicitFrom) in [(1, 16), (2, 16), (2, Int8ConvKernel.minImplicitWidth)] {
+                let got = Int8ConvKernel.apply(x, conv: conv, bias: bias, activation: activation, workers: workers,
+                                               minImplicitWidth: implicitFrom)
                 let d = Self.maxRelativeDifference(got, expected)
-                #expect(d <= 1e-6, "case \(n) \(g), \(workers) workers: \(d)")
+                #expect(d <= 1e-6, "case \(n) \(g), \(workers) workers, implicit from \(implicitFrom): \(d)")
             }
         }
     }
@@ -76,7 +82,7 @@ struct Int8ConvTests {
             let bias = randomValues(g.outChannels, seed: UInt64(n) + 50)
             let x = Self.input(c, seed: UInt64(n) + 60)
             let expected = Int8ConvKernel.reference(x, conv: conv, bias: bias, activation: .silu)
-            let got = Int8ConvKernel.apply(x, conv: conv, bias: bias, activation: .silu, workers: 2)
+            let got = Int8ConvKernel.apply(x, conv: conv, bias: bias, activation: .silu, workers: 2, minImplicitWidth: 16)
             #expect(Self.maxRelativeDifference(got, expected) <= 1e-6, "case \(n) \(g)")
         }
     }

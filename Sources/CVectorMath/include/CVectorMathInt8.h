@@ -21,6 +21,22 @@ int cvm_int8_available(void);
 void cvm_int8_quantize(const float *x, long channels, long plane, float inv_scale, int zero,
                        long g0, long g1, uint32_t *q);
 
+/// The same into a map padded by `pad` on every side (groups x (height + 2 pad) x (width + 2
+/// pad) words, the border all zero-point bytes): the input of implicit columns.
+void cvm_int8_quantize_padded(const float *x, long channels, long height, long width, long pad,
+                              float inv_scale, int zero, long g0, long g1, uint32_t *q);
+
+/// Implicit columns for a stride-1 conv (no panel): `x` is a padded quantized map, column q is
+/// the virtual position q = oy * padded_width + ox, and k group kg reads word q + offsets[kg]
+/// (offsets[(i*kw + j)*groups + g] = g * plane + i * padded_width + j, plane the padded map's
+/// words per group). Columns with ox >= out_width are computed and not stored; y is the
+/// output's origin (rows out_width apart). padded_width must be at least 16.
+typedef struct {
+    const long *offsets;
+    long padded_width;
+    long out_width;
+} cvm_int8_columns;
+
 /// Column panel of output rows [row0, row0 + rows) from a quantized map (groups x height x width
 /// words): panel row (i*kw + j)*groups + g, columns rows*ow from column `col0` of rows `ldp`
 /// words apart, `pad` (the zero point in every byte) where the kernel reads padding. Only
@@ -32,9 +48,10 @@ void cvm_int8_im2col(const uint32_t *q, long groups, long height, long width, lo
 /// y[f * ldy + p] = act(float(acc[f, p] - corr[f]) * scale[f] + bias[f]) for f in [f0, f1),
 /// p in [p0, p1), where acc[f, p] = sum_k u[k, p] * w[f, k] in int32: u the panel `x` (word
 /// row g, column p at byte 4 * (g * ldx + p)), w the s8 rows `ldw` bytes apart, groups = K/4.
+/// With `columns` (else null), u comes from implicit columns instead (see cvm_int8_columns).
 void cvm_int8_gemm(const uint8_t *x, long ldx, long groups, const int8_t *w, long ldw,
                    const int32_t *corr, const float *scale, const float *bias, float *y, long ldy,
-                   long f0, long f1, long p0, long p1, int act, float slope);
+                   long f0, long f1, long p0, long p1, int act, float slope, const cvm_int8_columns *columns);
 
 /// The same with 4-bit codes: filter f's K codes start at byte f * K / 2 of `codes` (two a
 /// byte, low nibble first) and weight = code - offset[f]. Each block of 8 filters is unpacked
@@ -42,7 +59,7 @@ void cvm_int8_gemm(const uint8_t *x, long ldx, long groups, const int8_t *w, lon
 void cvm_int8_gemm_packed4(const uint8_t *x, long ldx, long groups, const uint8_t *codes,
                            const int8_t *offset, int8_t *wbuf, const int32_t *corr,
                            const float *scale, const float *bias, float *y, long ldy, long f0,
-                           long f1, long p0, long p1, int act, float slope);
+                           long f1, long p0, long p1, int act, float slope, const cvm_int8_columns *columns);
 
 /// out[k] = (code k of `codes`) - offset, k < count (even): the unpack of cvm_int8_gemm_packed4.
 void cvm_int8_unpack4(const uint8_t *codes, long count, int offset, int8_t *out);
