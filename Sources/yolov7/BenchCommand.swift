@@ -51,6 +51,8 @@ struct BenchReport: Codable {
     /// sensitive than wall time to other load on shared cores.
     let cpu_ms: Double
     var layers: [LayerRow]?
+    /// fp32 or int8 (`--precision`).
+    var precision = "fp32"
     var layers_sum_ms: Double?
     var profiled_total_ms: Double?
     var outside_graph: Outside?
@@ -188,6 +190,7 @@ struct BenchCommand: ParsableCommand {
                 gflops_per_s: flops / 1e6 / median, peak_rss_bytes: MemoryUsage.peakResidentBytes,
                 ru_maxrss_bytes: MemoryUsage.maxResidentBytes, current_rss_bytes: MemoryUsage.currentResidentBytes, weight_bytes: model.weightBytes, prepared_weight_bytes: model.preparedWeightBytes,
                 blas_core: BLASThreads.coreName, times_ms: times, cpu_ms: percentile(cpu, 0.5))
+            report.precision = precision.precision.rawValue
 
             print("model \(modelName): input \(s), \(String(format: "%.2f", flops / 1e9)) GFLOP, "
                   + "weights \(bytes(model.weightBytes)), \(cores) threads (BLAS core \(BLASThreads.coreName))")

@@ -114,8 +114,9 @@ public final class YOLOModel {
         ExecutionPlan(model: self, input: input).arenaFloats
     }
 
-    /// Bytes of weights prepared for the fast path so far (Winograd transforms, made on first use).
-    public var preparedWeightBytes: Int { convs.reduce(0) { $0 + $1.preparedBytes } }
+    /// Bytes of weights prepared for the fast path so far (Winograd transforms, made on first
+    /// use; integer weights of convs switched to int8).
+    public var preparedWeightBytes: Int { convs.reduce(0) { $0 + $1.preparedBytes + ($1.int8?.weights.bytes ?? 0) } }
 
     /// Bytes held by conv weights and biases as loaded (packed weights count their packed size).
     public var weightBytes: Int {
