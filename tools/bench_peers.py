@@ -40,9 +40,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / 'shared'
-PEERS = ['ort', 'openvino', 'torch']
-LABEL = {'engine': 'yolov7 bench', 'packed': 'engine packed', 'ort': 'ONNX Runtime', 'openvino': 'OpenVINO',
-         'torch': 'PyTorch eager'}
+PEERS = ['ort', 'openvino', 'openvino-default', 'torch']
+LABEL = {'engine': 'yolov7 bench', 'packed': 'engine packed', 'ort': 'ONNX Runtime', 'openvino': 'OpenVINO f32',
+         'openvino-default': 'OpenVINO default', 'torch': 'PyTorch eager'}
 
 
 def official_package_dir():
@@ -138,15 +138,18 @@ def worker(args):
         name = sess.get_inputs()[0].name
         run = lambda: sess.run(None, {name: x})
         version = ort.__version__
-    elif args.worker == 'openvino':
+    elif args.worker in ('openvino', 'openvino-default'):
+        # 'openvino' pins FP32; 'openvino-default' leaves OpenVINO its own precision (bf16 on
+        # CPUs with AVX-512 BF16, such as this Zen 4).
         import openvino as ov
         core = ov.Core()
-        compiled = core.compile_model(args.onnx, 'CPU', {
-            'INFERENCE_NUM_THREADS': args.threads, 'INFERENCE_PRECISION_HINT': 'f32',
-            'PERFORMANCE_HINT': 'LATENCY', 'NUM_STREAMS': 1})
+        config = {'INFERENCE_NUM_THREADS': args.threads, 'PERFORMANCE_HINT': 'LATENCY', 'NUM_STREAMS': 1}
+        if args.worker == 'openvino':
+            config['INFERENCE_PRECISION_HINT'] = 'f32'
+        compiled = core.compile_model(args.onnx, 'CPU', config)
         request = compiled.create_infer_request()
         run = lambda: request.infer({0: x})
-        version = ov.__version__
+        version = f"{ov.__version__} {compiled.get_property('INFERENCE_PRECISION_HINT')}"
     else:
         import torch
         torch.set_num_threads(args.threads)
@@ -214,12 +217,12 @@ def bench_model(name, args):
     pt, onnx_path = prepare_in_subprocess(name, args)
     packed = quantize_packed(pt, args.packed, args) if args.packed else None
     peers = [p for p in args.peers.split(',') if p]
-    if 'openvino' in peers:
+    if any(p.startswith('openvino') for p in peers):
         try:
             import openvino  # noqa: F401
         except ImportError:
             print('  OpenVINO not installed: skipped (.venv/bin/pip install openvino)')
-            peers.remove('openvino')
+            peers = [p for p in peers if not p.startswith('openvino')]
     contenders = ['engine'] + (['packed'] if packed else []) + peers
     results = {c: {'times_ms': [], 'peak_rss_bytes': [], 'version': ''} for c in contenders}
     for r in range(args.rounds):
@@ -267,7 +270,7 @@ def main():
     ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--runs', type=int, default=8, help='timed runs per round and runtime')
     ap.add_argument('--warmup', type=int, default=2)
-    ap.add_argument('--peers', default=','.join(PEERS), help='comma list of ort, openvino, torch')
+    ap.add_argument('--peers', default=','.join(PEERS), help='comma list of ort, openvino (FP32), openvino-default (its own precision), torch')
     ap.add_argument('--engine', default=str(ROOT / '.build' / 'release' / 'yolov7'))
     ap.add_argument('--packed', metavar='SCHEME/BITS/GRANULARITY',
                     help='also time the engine on the weights quantized and packed this way (e.g. affine/4/filter)')

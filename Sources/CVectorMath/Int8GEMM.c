@@ -8,57 +8,18 @@
 #include <stdint.h>
 #include <string.h>
 
-// The epilogue must give FastMath's numbers (Activation.swift) exactly, as cvm_pointwise's does.
+// The epilogue must give FastMath's numbers (Activation.swift) exactly, as cvm_pointwise's does:
+// it is the same code (Epilogue.h).
 #pragma clang fp contract(off)
+#include "Epilogue.h"
 
 #define VNNI __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512vnni,fma")))
-#define INLINE static inline __attribute__((always_inline))
 
 int cvm_int8_available(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
         && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
         && __builtin_cpu_supports("avx512vnni");
-}
-
-// FastMath.exp and the bias + activation epilogue on 16 lanes: the same operations as
-// Pointwise.c's (kept private there); the int8 tests compare both against Activation.applyFast.
-VNNI INLINE __m512 i8_exp16(__m512 x) {
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
-    __m512 k = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), magic), magic);
-    __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(k, _mm512_set1_ps(0.693145751953125f))),
-                             _mm512_mul_ps(k, _mm512_set1_ps(1.428606765330187e-6f)));
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_add_ps(_mm512_set1_ps(1.0f / 120), _mm512_mul_ps(r, p));
-    p = _mm512_add_ps(_mm512_set1_ps(1.0f / 24), _mm512_mul_ps(r, p));
-    p = _mm512_add_ps(_mm512_set1_ps(1.0f / 6), _mm512_mul_ps(r, p));
-    p = _mm512_add_ps(_mm512_set1_ps(0.5f), _mm512_mul_ps(r, p));
-    p = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(r, p));
-    p = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(r, p));
-    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(k), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-}
-
-VNNI INLINE __m512 i8_neg_clamped(__m512 v) {
-    __m512 t = _mm512_sub_ps(_mm512_setzero_ps(), v);
-    return _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-}
-
-VNNI INLINE __m512 i8_finish(__m512 v, int act, float slope) {
-    switch (act) {
-    case CVM_ACT_RELU:
-        return _mm512_max_ps(v, _mm512_setzero_ps());
-    case CVM_ACT_LEAKY: {
-        __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-        return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(slope));
-    }
-    case CVM_ACT_SILU:
-        return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), i8_exp16(i8_neg_clamped(v))));
-    case CVM_ACT_SIGMOID:
-        return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), i8_exp16(i8_neg_clamped(v))));
-    default:
-        return v;
-    }
 }
 
 // MARK: quantization and columns
@@ -239,10 +200,10 @@ VNNI INLINE void i8_tile(const int MR, const int NV, const int MASKED, const int
     for (int i = 0; i < MR; i++) {
         float *yr = y + i * ldy;
         const __m512i c = _mm512_set1_epi32(corr[i]);
-        const __m512 s = _mm512_set1_ps(scale[i]), b = _mm512_set1_ps(bias[i]);
+        const __m512 s = _mm512_set1_ps(scale[i]);
         for (int j = 0; j < NV; j++) {
             __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][j], c));
-            v = i8_finish(_mm512_add_ps(_mm512_mul_ps(v, s), b), act, slope);
+            v = finish(_mm512_mul_ps(v, s), bias[i], act, slope);
             if (IMPLICIT) {
                 if (mask_a[j]) _mm512_mask_storeu_ps(yr + off_a[j], mask_a[j], v);
                 if (mask_b[j]) _mm512_mask_storeu_ps(yr + off_b[j], mask_b[j], v);

@@ -12,8 +12,7 @@
 // except the explicit ones of the product.
 #pragma clang fp contract(off)
 
-#define AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
-#define INLINE static inline __attribute__((always_inline))
+#include "Epilogue.h"
 
 int cvm_pointwise_available(void) {
     __builtin_cpu_init();
@@ -24,49 +23,6 @@ int cvm_pointwise_available(void) {
 // W is read in place (row-major, rows `ldw` apart): the eight weights broadcast for one channel
 // come from eight rows, each of which stays in L1 for the next 15 channels, so a packed copy
 // (measured) bought no speed and cost a second copy of the weights.
-
-// FastMath.exp on 16 lanes, operation for operation (fast_exp in VectorMath.c).
-AVX512 INLINE __m512 exp16(__m512 x) {
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
-    __m512 k = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), magic), magic);
-    __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(k, _mm512_set1_ps(0.693145751953125f))),
-                             _mm512_mul_ps(k, _mm512_set1_ps(1.428606765330187e-6f)));
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_add_ps(_mm512_set1_ps(1.0f / 120), _mm512_mul_ps(r, p));
-    p = _mm512_add_ps(_mm512_set1_ps(1.0f / 24), _mm512_mul_ps(r, p));
-    p = _mm512_add_ps(_mm512_set1_ps(1.0f / 6), _mm512_mul_ps(r, p));
-    p = _mm512_add_ps(_mm512_set1_ps(0.5f), _mm512_mul_ps(r, p));
-    p = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(r, p));
-    p = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(r, p));
-    // k is already a whole number, so truncation is exact.
-    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(k), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-}
-
-// e^-v's argument clamped to [-87, 88] as FastMath does (max(-v, -87), then min(., 88)).
-AVX512 INLINE __m512 neg_clamped(__m512 v) {
-    __m512 t = _mm512_sub_ps(_mm512_setzero_ps(), v);
-    return _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-}
-
-// Bias + activation on one accumulator, as Activation.biasActivate does it.
-AVX512 INLINE __m512 finish(__m512 acc, float bias, int act, float slope) {
-    __m512 v = _mm512_add_ps(acc, _mm512_set1_ps(bias));
-    switch (act) {
-    case CVM_ACT_RELU:
-        return _mm512_max_ps(v, _mm512_setzero_ps());
-    case CVM_ACT_LEAKY: {
-        __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-        return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(slope));
-    }
-    case CVM_ACT_SILU:
-        return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(neg_clamped(v))));
-    case CVM_ACT_SIGMOID:
-        return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(neg_clamped(v))));
-    default:
-        return v;
-    }
-}
 
 // One register tile: MR filters (rows of `w`, `ldw` apart) x NV vectors of 16 columns, the last
 // vector masked to `last` when MASKED. Instantiated with constants only, so the accumulators

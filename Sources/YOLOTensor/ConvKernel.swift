@@ -127,9 +127,13 @@ public enum ConvKernel {
         return out
     }
 
-    /// Whether 3x3 stride-1 convs go through Winograd F(2x2, 3x3) (see `Winograd`); off only
-    /// to measure the difference (`bench --no-winograd`).
+    /// Whether 3x3 stride-1 convs go through Winograd (see `Winograd`); off only to measure the
+    /// difference (`bench --no-winograd`).
     nonisolated(unsafe) public static var useWinograd = true
+
+    /// Forces one Winograd tile size for every conv (`bench --winograd-tile`); nil: each conv's
+    /// own choice (`Winograd.Tile.preferred`, or what its prepared weights were made for).
+    nonisolated(unsafe) public static var winogradTile: Winograd.Tile?
 
     /// Whether ungrouped convs other than Winograd's multiply through `PointwiseKernel` (where
     /// the CPU has AVX-512): 1x1 stride-1 convs straight on the input, the others on their
@@ -148,9 +152,15 @@ public enum ConvKernel {
                                workers requested: Int? = nil) {
         let workers = requested ?? ws.threadCount
         if useWinograd && Winograd.applies(g) {
-            let u = prepared?.winograd ?? Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels)
-            Winograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
-                             activation: activation, workers: workers)
+            if let p = prepared, let u = p.winograd {
+                Winograd.forward(&ws, input: input, output: output, transformed: u, tile: p.winogradTile, bias: bias,
+                                 geometry: g, activation: activation, workers: workers)
+            } else {
+                let tile = Winograd.Tile.preferred
+                let u = Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels, tile: tile)
+                Winograd.forward(&ws, input: input, output: output, transformed: u, tile: tile, bias: bias, geometry: g,
+                                 activation: activation, workers: workers)
+            }
             return
         }
         // The blocked kernel reads the weights as they are; 3x3 stride-1 convs with Winograd
@@ -202,13 +212,13 @@ public enum ConvKernel {
     /// in the workspace one layer at a time, already in Winograd form where that path applies.
     public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView,
                                decoder: WeightDecoder, bias: [Float], geometry g: ConvGeometry,
-                               activation: Activation, workers requested: Int? = nil) {
+                               activation: Activation, tile: Winograd.Tile = .preferred, workers requested: Int? = nil) {
         let workers = requested ?? ws.threadCount
         if useWinograd && Winograd.applies(g) {
-            ws.stageWinograd(decoder, geometry: g, workers: workers)
+            ws.stageWinograd(decoder, geometry: g, tile: tile, workers: workers)
             var u: [Float] = []
             swap(&u, &ws.stagedTransform)
-            Winograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
+            Winograd.forward(&ws, input: input, output: output, transformed: u, tile: tile, bias: bias, geometry: g,
                              activation: activation, workers: workers)
             swap(&u, &ws.stagedTransform)
         } else {
@@ -387,13 +397,18 @@ public enum ConvKernel {
 }
 
 /// A conv's weights rearranged for its fast path, made once per weight set: the Winograd
-/// transform `[16][F][C]` for the convs it applies to (16/9 the size of the weights). (The
-/// blocked kernel of the other convs reads the dense weights as they are.)
+/// transform `[positions][F][C]` for the convs it applies to (16/9 the size of the weights for
+/// F(2x2), 4x for F(4x4)). (The blocked kernel of the other convs reads the dense weights as
+/// they are.)
 public struct PreparedWeights: Sendable {
     public let winograd: [Float]?
+    /// The tile `winograd` was made for.
+    public let winogradTile: Winograd.Tile
 
-    public init(weight: [Float], geometry g: ConvGeometry) {
-        winograd = Winograd.applies(g) ? Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels) : nil
+    public init(weight: [Float], geometry g: ConvGeometry, tile: Winograd.Tile = .preferred) {
+        winogradTile = tile
+        winograd = Winograd.applies(g)
+            ? Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels, tile: tile) : nil
     }
 
     public var bytes: Int { (winograd?.count ?? 0) * MemoryLayout<Float>.size }

@@ -30,12 +30,12 @@ extension Workspace {
         }
     }
 
-    /// The Winograd form `[16][F][C]` of a decoded 3x3 weight in `stagedTransform`, each filter
-    /// block decoded into `stagedWeights` and transformed while it is in cache.
-    mutating func stageWinograd(_ decoder: WeightDecoder, geometry g: ConvGeometry, workers: Int) {
+    /// The Winograd form `[positions][F][C]` of a decoded 3x3 weight in `stagedTransform`, each
+    /// filter block decoded into `stagedWeights` and transformed while it is in cache.
+    mutating func stageWinograd(_ decoder: WeightDecoder, geometry g: ConvGeometry, tile: Winograd.Tile, workers: Int) {
         let f = g.outChannels, c = g.inChannels
         Self.grow(&stagedWeights, to: g.weightCount)
-        Self.grow(&stagedTransform, to: 16 * f * c)
+        Self.grow(&stagedTransform, to: tile.positions * f * c)
         stagedWeights.withUnsafeMutableBufferPointer { w in
             stagedTransform.withUnsafeMutableBufferPointer { u in
                 let wBase = w.baseAddress!, uBase = u.baseAddress!
@@ -48,7 +48,7 @@ extension Workspace {
                     let planes = wBase + filters.lowerBound * c * 9
                     decoder.decode(filters: filters, order: .kernelMajor, into: planes)
                     Winograd.transformWeights(kernelMajor: planes, count: filters.count * c,
-                                              into: uBase + filters.lowerBound * c, stride: f * c)
+                                              into: uBase + filters.lowerBound * c, stride: f * c, tile: tile)
                 }
             }
         }

@@ -17,7 +17,39 @@ import CBLAS
 /// coefficients are 0, +-1 and 1/2 (exact in float), so the rounding error stays that of a
 /// direct conv summing 4x more terms per product (measured against the direct reference:
 /// < 2e-6 relative on unit-scale data, WinogradTests).
+///
+/// F(4x4, 3x3) (`Tile.f4`, transforms in C: Winograd4.c) makes each 4x4 output tile from a 6x6
+/// input tile with 36 products: 2.25 per output against F(2x2)'s 4, and less transform traffic
+/// per output. Its transforms have coefficients up to 8 and 1/24, so its rounding error is
+/// larger (measured: WinogradTests); it needs AVX-512, as the blocked kernel does.
 public enum Winograd {
+    /// Output tile size: F(2x2, 3x3) or F(4x4, 3x3).
+    public enum Tile: Int, Sendable, CaseIterable, CustomStringConvertible {
+        case f2 = 2, f4 = 4
+        /// Elementwise products per tile, (m + 2)^2: the number of GEMMs.
+        public var positions: Int { (rawValue + 2) * (rawValue + 2) }
+        public var description: String { "F(\(rawValue)x\(rawValue),3x3)" }
+
+        /// Whether this CPU runs it (F(4x4)'s C transforms and products are AVX-512 only).
+        public var available: Bool { self == .f2 || PointwiseKernel.available }
+
+        /// The tile convs use unless told otherwise: F(4x4) where it runs and the blocked kernel is
+        /// on, else F(2x2). `ConvKernel.winogradTile` overrides it (bench --winograd-tile).
+        public static var preferred: Tile {
+            if let t = ConvKernel.winogradTile, t.available { return t }
+            return PointwiseKernel.available && ConvKernel.usePointwise ? .f4 : .f2
+        }
+
+        /// The tile for weights decoded and transformed on every pass (packed models): F(4x4)'s
+        /// transform writes 36 floats per (filter, channel) pair against F(2x2)'s 16, which on
+        /// small planes costs more than its products save (Benchmarks, one thread, 512->1024 at
+        /// 20x20: F(2x2) 20.1 + 2.7 ms transform, F(4x4) 15.5 + 10.7 ms). F(4x4) from 40x40 up.
+        public static func preferredPerPass(plane: Int) -> Tile {
+            let tile = preferred
+            return ConvKernel.winogradTile == nil && tile == .f4 && plane < 1600 ? .f2 : tile
+        }
+    }
+
     /// Whether a conv runs this way: 3x3, stride 1, padding 1, ungrouped, and wide enough that
     /// the 16 small GEMMs are not dominated by the transforms.
     public static func applies(_ g: ConvGeometry) -> Bool {
@@ -25,16 +57,44 @@ public enum Winograd {
             && g.inChannels >= 16 && g.outChannels >= 16
     }
 
-    /// U = G g G^T for every (filter, channel), laid out `[16][F][C]` (position-major, so each
-    /// of the 16 GEMMs reads one contiguous F x C matrix). Computed in Double.
-    public static func transformWeights(_ w: [Float], filters: Int, channels: Int) -> [Float] {
+    /// U = G g G^T for every (filter, channel), laid out `[positions][F][C]` (position-major, so
+    /// each of the GEMMs reads one contiguous F x C matrix). Computed in Double.
+    public static func transformWeights(_ w: [Float], filters: Int, channels: Int, tile: Tile = .f2) -> [Float] {
         precondition(w.count == filters * channels * 9, "Winograd: weights are not F x C x 3 x 3")
-        var u = [Float](repeating: 0, count: 16 * filters * channels)
+        var u = [Float](repeating: 0, count: tile.positions * filters * channels)
         w.withUnsafeBufferPointer { wb in
             u.withUnsafeMutableBufferPointer { ub in
-                transformWeights(wb.baseAddress!, filters: 0..<filters, channels: channels, into: ub.baseAddress!,
-                                 totalFilters: filters)
+                switch tile {
+                case .f2:
+                    transformWeights(wb.baseAddress!, filters: 0..<filters, channels: channels, into: ub.baseAddress!,
+                                     totalFilters: filters)
+                case .f4:
+                    // The C transform reads kernel-major planes (what packed weights decode to).
+                    let n = filters * channels
+                    var planes = [Float](repeating: 0, count: 9 * n)
+                    for pair in 0..<n {
+                        for k in 0..<9 { planes[k * n + pair] = wb[pair * 9 + k] }
+                    }
+                    transformWeights(kernelMajor: planes, count: n, into: ub.baseAddress!, stride: n, tile: .f4)
+                }
             }
+        }
+        return u
+    }
+
+    /// F(4x4)'s U = G g G^T for one (filter, channel) pair, in Double with each sum in index
+    /// order: the plain form of `cvm_winograd4_weights`, for tests (identical floats).
+    public static func transformWeights4Reference(_ g: [Float]) -> [Float] {
+        let gm = g4
+        var t = [[Double]](repeating: [0, 0, 0], count: 6)
+        for i in 0..<6 {
+            for b in 0..<3 {
+                t[i][b] = gm[i][0] * Double(g[b]) + gm[i][1] * Double(g[3 + b]) + gm[i][2] * Double(g[6 + b])
+            }
+        }
+        var u = [Float](repeating: 0, count: 36)
+        for i in 0..<6 {
+            for l in 0..<6 { u[i * 6 + l] = Float(t[i][0] * gm[l][0] + t[i][1] * gm[l][1] + t[i][2] * gm[l][2]) }
         }
         return u
     }
@@ -67,32 +127,113 @@ public enum Winograd {
         }
     }
 
+    /// G of F(2x2) and of F(4x4).
+    static let g2: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+    static let g4: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
+                                 [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+
+    /// F(4x4)'s matrices, for the plain per-tile reference below (the C transforms hard-code them).
+    static let bT4: [[Double]] = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+                                  [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
+    static let aT4: [[Double]] = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+
+    /// F(4x4)'s input transform of one 6x6 tile, B^T d B, by the matrices in Double: the plain
+    /// form of `cvm_winograd4_input`, for tests.
+    public static func inputTile4Reference(_ d: [Float]) -> [Double] {
+        var t = [Double](repeating: 0, count: 36), v = [Double](repeating: 0, count: 36)
+        for i in 0..<6 { for j in 0..<6 { for k in 0..<6 { t[i * 6 + j] += bT4[i][k] * Double(d[k * 6 + j]) } } }
+        for i in 0..<6 { for l in 0..<6 { for k in 0..<6 { v[i * 6 + l] += t[i * 6 + k] * bT4[l][k] } } }
+        return v
+    }
+
+    /// F(4x4)'s output transform of one tile, A^T M A, by the matrices in Double: the plain form
+    /// of `cvm_winograd4_output` (before bias and activation), for tests.
+    public static func outputTile4Reference(_ m: [Float]) -> [Double] {
+        var t = [Double](repeating: 0, count: 24), y = [Double](repeating: 0, count: 16)
+        for a in 0..<4 { for j in 0..<6 { for k in 0..<6 { t[a * 6 + j] += aT4[a][k] * Double(m[k * 6 + j]) } } }
+        for a in 0..<4 { for b in 0..<4 { for k in 0..<6 { y[a * 4 + b] += t[a * 6 + k] * aT4[b][k] } } }
+        return y
+    }
+
+    /// The 3x3 filters back from their transform U = G g G^T, as g = P U P^T with P = (G^T G)^-1 G^T
+    /// (G has full column rank), in Double: equal to the original weights up to the rounding of
+    /// U to float (a few ulps). For inspection after a model dropped its dense weights; the
+    /// engine itself never runs from these.
+    public static func untransformWeights(_ u: [Float], filters: Int, channels: Int, tile: Tile) -> [Float] {
+        let n = tile.rawValue + 2
+        let g = tile == .f2 ? g2 : g4
+        // G^T G (3x3, symmetric positive definite) and its inverse by cofactors.
+        var a = [[Double]](repeating: [0, 0, 0], count: 3)
+        for i in 0..<3 { for j in 0..<3 { for k in 0..<n { a[i][j] += g[k][i] * g[k][j] } } }
+        let m0: Double = a[1][1] * a[2][2] - a[1][2] * a[2][1]
+        let m1: Double = a[1][0] * a[2][2] - a[1][2] * a[2][0]
+        let m2: Double = a[1][0] * a[2][1] - a[1][1] * a[2][0]
+        let det: Double = a[0][0] * m0 - a[0][1] * m1 + a[0][2] * m2
+        var inv = [[Double]](repeating: [0, 0, 0], count: 3)
+        for i in 0..<3 {
+            for j in 0..<3 {
+                let r0 = (j + 1) % 3, r1 = (j + 2) % 3, c0 = (i + 1) % 3, c1 = (i + 2) % 3
+                let cofactor: Double = a[r0][c0] * a[r1][c1] - a[r0][c1] * a[r1][c0]
+                inv[i][j] = cofactor / det
+            }
+        }
+        var p = [[Double]](repeating: [Double](repeating: 0, count: n), count: 3)
+        for i in 0..<3 { for k in 0..<n { for j in 0..<3 { p[i][k] += inv[i][j] * g[k][j] } } }
+        let pairs = filters * channels
+        precondition(u.count >= n * n * pairs, "Winograd: transform too small")
+        var w = [Float](repeating: 0, count: pairs * 9)
+        var t = [Double](repeating: 0, count: 3 * n)
+        for pair in 0..<pairs {
+            // t = P U (3 x n), then g = t P^T (3 x 3).
+            for i in 0..<3 {
+                for l in 0..<n {
+                    var sum = 0.0
+                    for k in 0..<n { sum += p[i][k] * Double(u[(k * n + l) * pairs + pair]) }
+                    t[i * n + l] = sum
+                }
+            }
+            for i in 0..<3 {
+                for j in 0..<3 {
+                    var sum = 0.0
+                    for l in 0..<n { sum += t[i * n + l] * p[j][l] }
+                    w[pair * 9 + i * 3 + j] = Float(sum)
+                }
+            }
+        }
+        return w
+    }
+
     /// The same transform from kernel-major weights: `g` holds nine planes of `count` values
     /// (`g[k * count + j]` is kernel position k of (filter, channel) pair j); pair j's sixteen
     /// values go to `u[xi * stride + j]`. Runs in C built for AVX-512/AVX2 (loops along j
     /// vectorize there); same Double arithmetic in the same order as the pairwise version
     /// above, its reference, so the floats are identical (WinogradTests).
     public static func transformWeights(kernelMajor g: UnsafePointer<Float>, count: Int,
-                                        into u: UnsafeMutablePointer<Float>, stride: Int) {
-        cvm_winograd_weights(g, count, u, stride)
+                                        into u: UnsafeMutablePointer<Float>, stride: Int, tile: Tile = .f2) {
+        switch tile {
+        case .f2: cvm_winograd_weights(g, count, u, stride)
+        case .f4: cvm_winograd4_weights(g, count, u, stride)
+        }
     }
 
     /// Floats of workspace scratch a call needs (see `WinogradTiling`).
-    public static func scratchFloats(_ g: ConvGeometry, input: FeatureShape, workers: Int) -> Int {
-        WinogradTiling(geometry: g, input: input, workers: workers).scratchFloats
+    public static func scratchFloats(_ g: ConvGeometry, input: FeatureShape, workers: Int, tile: Tile = .f2) -> Int {
+        WinogradTiling(geometry: g, input: input, workers: workers, tile: tile).scratchFloats
     }
 
     /// The conv from one workspace view into another; `transformed` from `transformWeights`.
     public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, transformed u: [Float],
-                               products: Products = .preferred, bias: [Float], geometry g: ConvGeometry,
-                               activation: Activation, workers requested: Int? = nil) {
+                               tile: Tile = .f2, products: Products = .preferred, bias: [Float],
+                               geometry g: ConvGeometry, activation: Activation, workers requested: Int? = nil) {
         let workers = requested ?? ws.threadCount
         precondition(applies(g) && input.shape.channels == g.inChannels && output.shape.channels == g.outChannels
                      && output.shape.height == input.shape.height && output.shape.width == input.shape.width
                      && output.shape.batch == input.shape.batch && output.storage == .arena, "Winograd: views do not fit")
-        precondition(u.count >= 16 * g.inChannels * g.outChannels && bias.count == g.outChannels, "Winograd: weight sizes")
-        precondition(products == .sgemm || PointwiseKernel.available, "Winograd: the blocked kernel needs AVX-512")
-        let t = WinogradTiling(geometry: g, input: input.shape, workers: workers)
+        precondition(u.count >= tile.positions * g.inChannels * g.outChannels && bias.count == g.outChannels,
+                     "Winograd: weight sizes")
+        precondition((products == .sgemm || PointwiseKernel.available) && tile.available,
+                     "Winograd: the blocked kernel and F(4x4) need AVX-512")
+        let t = WinogradTiling(geometry: g, input: input.shape, workers: workers, tile: tile)
         ws.reserveScratch(t.scratchFloats)
         let fromInput = input.storage == .input
         ws.arena.withUnsafeMutableBufferPointer { arenaBuf in
@@ -102,10 +243,12 @@ public enum Winograd {
                         bias.withUnsafeBufferPointer { bBuf in
                             let xBase = fromInput ? inputBuf.baseAddress! : UnsafePointer(arenaBuf.baseAddress!)
                             for n in 0..<input.shape.batch {
-                                run(t, x: xBase + input.offset + n * input.batchStride,
-                                    y: arenaBuf.baseAddress! + output.offset + n * output.batchStride,
-                                    u: uBuf.baseAddress!, products: products, bias: bBuf.baseAddress!,
-                                    scratch: scratchBuf.baseAddress!, activation: activation, workers: workers)
+                                // F(2x2) transforms in Swift, F(4x4)'s in C.
+                                let body = tile == .f4 ? run4 : run
+                                body(t, xBase + input.offset + n * input.batchStride,
+                                     arenaBuf.baseAddress! + output.offset + n * output.batchStride,
+                                     uBuf.baseAddress!, products, bBuf.baseAddress!, scratchBuf.baseAddress!,
+                                     activation, workers)
                             }
                         }
                     }
@@ -166,6 +309,60 @@ public enum Winograd {
             Parallel.forEachChunk(f, minPerChunk: 4, workers: workers) { range in
                 transformOutput(t, m: m, ld: tiles, filters: range, tileRows: 0..<t.tileRows, y: y, bias: bias,
                                 activation: activation)
+            }
+        }
+        }
+    }
+
+    /// F(4x4): transforms in C (Winograd4.c), the 36 products through the blocked kernel.
+    static func run4(_ t: WinogradTiling, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                     u: UnsafePointer<Float>, products: Products, bias: UnsafePointer<Float>,
+                     scratch: UnsafeMutablePointer<Float>, activation: Activation, workers: Int) {
+        let c = t.channels, f = t.filters, h = t.height, w = t.width
+        let (act, slope) = PointwiseKernel.code(activation)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: f) { zeros in
+        zeros.initialize(repeating: 0)
+        let noBias = UnsafePointer(zeros.baseAddress!)
+        switch t.mode {
+        case .tiles:
+            // Each task: a block of tile rows by a chunk of tile columns, transformed, multiplied
+            // and finished by one worker while its V and M blocks are in cache.
+            let chunks = (t.tileColumns + t.columnChunk - 1) / t.columnChunk
+            Parallel.forEachTask(t.tasks, workers: workers) { worker, task in
+                let rowBlock = task / chunks, chunk = task % chunks
+                let ty0 = rowBlock * t.tileRowsPerTask, ty1 = min(t.tileRows, ty0 + t.tileRowsPerTask)
+                let tx0 = chunk * t.columnChunk, tw = min(t.columnChunk, t.tileColumns - tx0)
+                let tiles = (ty1 - ty0) * tw
+                let v = scratch + worker * t.scratchPerWorker
+                let m = v + 36 * c * tiles
+                cvm_winograd4_input(x, c, h, w, ty0, ty1, tx0, tw, v, tiles, c * tiles)
+                for xi in 0..<36 {
+                    cvm_pointwise(v + xi * c * tiles, tiles, u + xi * f * c, c, c, noBias, m + xi * f * tiles, tiles,
+                                  0, f, 0, tiles, Int32(CVM_ACT_IDENTITY), 0)
+                }
+                cvm_winograd4_output(m, tiles, f * tiles, f, ty0, ty1, tx0, tw, bias, act, slope, y, h, w)
+            }
+        case .filters:
+            // Small planes (one column chunk): all tiles at once, the products split by position
+            // and filter block.
+            let tiles = t.tileRows * t.tileColumns
+            let v = scratch
+            let m = scratch + 36 * c * tiles
+            Parallel.forEachChunk(c, minPerChunk: 8, workers: workers) { range in
+                cvm_winograd4_input(x + range.lowerBound * h * w, range.count, h, w, 0, t.tileRows, 0, t.tileColumns,
+                                    v + range.lowerBound * tiles, tiles, c * tiles)
+            }
+            let blocks = (f + t.filtersPerTask - 1) / t.filtersPerTask
+            Parallel.forEachTask(36 * blocks, workers: workers) { _, task in
+                let xi = task / blocks
+                let f0 = (task % blocks) * t.filtersPerTask
+                cvm_pointwise(v + xi * c * tiles, tiles, u + xi * f * c, c, c, noBias, m + xi * f * tiles, tiles,
+                              f0, min(f, f0 + t.filtersPerTask), 0, tiles, Int32(CVM_ACT_IDENTITY), 0)
+            }
+            Parallel.forEachChunk(f, minPerChunk: 4, workers: workers) { range in
+                cvm_winograd4_output(m + range.lowerBound * tiles, tiles, f * tiles, range.count, 0, t.tileRows, 0,
+                                     t.tileColumns, bias + range.lowerBound, act, slope, y + range.lowerBound * h * w,
+                                     h, w)
             }
         }
         }
@@ -278,19 +475,28 @@ public enum Winograd {
     }
 }
 
-/// How a Winograd conv is split: blocks of tile rows per task (`tiles`), or for small planes
-/// the whole transform at once with GEMM tasks over positions and filter blocks (`filters`).
+/// How a Winograd conv is split: blocks of tile rows (by chunks of tile columns for F(4x4),
+/// whose C transforms take at most `cvm_winograd4_max_tile_columns` at once) per task
+/// (`tiles`), or for small planes the whole transform at once with GEMM tasks over positions
+/// and filter blocks (`filters`).
 struct WinogradTiling {
     enum Mode { case tiles, filters }
-    /// Fewer tiles per GEMM than this and sgemm's packing overheads show.
-    static let minTiles = 128
-    /// Target tiles per task: V and M blocks (16 x (C + F) x tiles floats) of a few MiB.
-    static let targetFloats = 1 << 20
+    /// Fewer tiles per GEMM than this and sgemm's packing overheads show (F(2x2), whose
+    /// products may run through sgemm). F(4x4)'s blocked-kernel products do well on smaller
+    /// blocks that stay in cache: with 32, tiny's 80x80 convs ran 10-25% faster at 2 threads
+    /// (`--profile`, alternating runs; 16 and 8 were slower on 40x40).
+    static func minTiles(_ tile: Winograd.Tile) -> Int { tile == .f4 ? 32 : 128 }
+    /// Target tiles per task: V and M blocks (positions x (C + F) x tiles floats) of 1 MiB, about
+    /// a core's L2 here (tiny's 32-channel 160x160 convs: 3.4-4.3 ms with 4 MiB blocks, 2.8-3.1 ms
+    /// with 1 MiB, alternating `--profile` runs at 2 threads; 256 KiB no better).
+    static let targetFloats = 1 << 18
 
     let mode: Mode
     let channels: Int, filters: Int
     let height: Int, width: Int
     let tileRows: Int, tileColumns: Int
+    /// Tile columns per task (all of them for F(2x2)).
+    let columnChunk: Int
     let tileRowsPerTask: Int
     let tilesPerTask: Int
     let tasks: Int
@@ -298,24 +504,28 @@ struct WinogradTiling {
     let scratchPerWorker: Int
     let scratchFloats: Int
 
-    init(geometry g: ConvGeometry, input: FeatureShape, workers: Int) {
+    init(geometry g: ConvGeometry, input: FeatureShape, workers: Int, tile: Winograd.Tile = .f2) {
+        let side = tile.rawValue
         channels = g.inChannels
         filters = g.outChannels
         height = input.height
         width = input.width
-        tileRows = (height + 1) / 2
-        tileColumns = (width + 1) / 2
+        tileRows = (height + side - 1) / side
+        tileColumns = (width + side - 1) / side
+        columnChunk = tile == .f4 ? min(tileColumns, Int(cvm_winograd4_max_tile_columns())) : tileColumns
+        let chunks = (tileColumns + columnChunk - 1) / columnChunk
         let tiles = tileRows * tileColumns
         let w = max(1, workers)
-        let perTile = 16 * (channels + filters)
-        if w == 1 || tiles >= 2 * w * Self.minTiles {
+        let perTile = tile.positions * (channels + filters)
+        let minTiles = Self.minTiles(tile)
+        if w == 1 || tiles >= 2 * w * minTiles || chunks > 1 {
             mode = .tiles
-            var rows = max(1, min(tileRows, Self.targetFloats / (perTile * tileColumns)))
-            rows = max(rows, (Self.minTiles + tileColumns - 1) / tileColumns)
-            if w > 1 { rows = min(rows, max(1, tileRows / (2 * w))) }
+            var rows = max(1, min(tileRows, Self.targetFloats / (perTile * columnChunk)))
+            rows = max(rows, (minTiles + columnChunk - 1) / columnChunk)
+            if w > 1 { rows = min(rows, max(1, tileRows * chunks / (2 * w))) }
             tileRowsPerTask = max(1, min(rows, tileRows))
-            tilesPerTask = tileRowsPerTask * tileColumns
-            tasks = (tileRows + tileRowsPerTask - 1) / tileRowsPerTask
+            tilesPerTask = tileRowsPerTask * columnChunk
+            tasks = (tileRows + tileRowsPerTask - 1) / tileRowsPerTask * chunks
             filtersPerTask = filters
             scratchPerWorker = perTile * tilesPerTask
             scratchFloats = scratchPerWorker * min(w, tasks)

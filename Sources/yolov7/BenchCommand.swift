@@ -50,6 +50,13 @@ struct BenchReport: Codable {
     /// Median process CPU time (user + system, all threads) per run: the work done, less
     /// sensitive than wall time to other load on shared cores.
     let cpu_ms: Double
+    /// What `--tune` measured: each Winograd conv's time per tile and the one kept.
+    struct TuneRow: Codable {
+        let conv: String
+        let tile: Int
+        let ms_by_tile: [String: Double]
+    }
+    var winograd_tuning: [TuneRow]?
     var layers: [LayerRow]?
     /// fp32 or int8 (`--precision`).
     var precision = "fp32"
@@ -107,11 +114,20 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-implicit-columns"), help: .hidden)
     var noImplicitColumns = false
 
+    @Option(name: .customLong("winograd-tile"), help: .hidden)
+    var winogradTile: Int?
+
+    @Flag(help: "Time each Winograd tile size (F(2x2), F(4x4)) on every 3x3 conv's real input first and keep the fastest per conv.")
+    var tune = false
+
     func validate() throws {
         guard (32...8192).contains(img) else { throw ValidationError("--img must be between 32 and 8192") }
         guard (1...256).contains(batch) else { throw ValidationError("--batch must be between 1 and 256") }
         guard runs >= 1, warmup >= 0 else { throw ValidationError("--runs must be positive and --warmup not negative") }
         if let threads, threads < 1 { throw ValidationError("--threads must be positive") }
+        if let winogradTile, Winograd.Tile(rawValue: winogradTile)?.available != true {
+            throw ValidationError("--winograd-tile must be 2 or 4 (4 needs AVX-512)")
+        }
         if weights == "random" && cfg == nil { throw ValidationError("--weights random needs --cfg CFG.yaml") }
     }
 
@@ -122,6 +138,7 @@ struct BenchCommand: ParsableCommand {
             if noWinograd { ConvKernel.useWinograd = false }
             if noPointwise { ConvKernel.usePointwise = false }
             if noImplicitColumns { Int8ConvKernel.useImplicitColumns = false }
+            if let winogradTile { ConvKernel.winogradTile = Winograd.Tile(rawValue: winogradTile) }
             let model: YOLOModel
             let modelName: String
             if weights == "random", let cfg {
@@ -170,6 +187,17 @@ struct BenchCommand: ParsableCommand {
             func pass() -> Tensor {
                 plain ? model.forwardReference(input, context: &context) : model.forward(input, context: &context)
             }
+            var tuning: [BenchReport.TuneRow]?
+            if tune {
+                model.tuneWinograd()
+                prediction = pass()
+                tuning = model.convs.filter { !$0.winogradTimings.isEmpty }.map { conv in
+                    BenchReport.TuneRow(conv: conv.name, tile: conv.winogradTile?.rawValue ?? 0,
+                                        ms_by_tile: Dictionary(uniqueKeysWithValues: conv.winogradTimings.map { ("\($0.key.rawValue)", $0.value) }))
+                }
+            }
+            // Inference only from here: drop the dense copy of weights that have a Winograd form.
+            model.releaseDenseWeights()
             for _ in 0..<warmup { prediction = pass() }
             var times: [Double] = []
             var cpu: [Double] = []
@@ -196,6 +224,11 @@ struct BenchCommand: ParsableCommand {
                   + "weights \(bytes(model.weightBytes)), \(cores) threads (BLAS core \(BLASThreads.coreName))")
             print(String(format: "latency: median %.2f ms, p90 %.2f ms, min %.2f ms over %d runs (%d warm-up); %.2f images/s, %.1f GFLOP/s; CPU %.1f ms/run",
                          median, p90, report.min_ms, runs, warmup, report.images_per_s, report.gflops_per_s, report.cpu_ms))
+            report.winograd_tuning = tuning
+            if let tuning {
+                let four = tuning.filter { $0.tile == 4 }.count
+                print("winograd tuned: \(four) convs F(4x4,3x3), \(tuning.count - four) F(2x2,3x3)")
+            }
             print("memory: peak RSS \(bytes(report.peak_rss_bytes)), current RSS \(bytes(report.current_rss_bytes)); "
                   + "weights \(bytes(report.weight_bytes)) + prepared \(bytes(report.prepared_weight_bytes)), "
                   + "activation arena \(bytes(context.workspaceFloats * 4))")

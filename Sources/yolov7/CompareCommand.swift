@@ -62,6 +62,8 @@ struct CompareCommand: ParsableCommand {
             let images = dataset == nil ? try ModelComparison.imageFiles(sources) : []
             let base = try ModelLoader.load(path: baseline, configPath: cfg)
             let quant = try ModelLoader.load(path: quantized, configPath: cfg)
+            base.releaseDenseWeights()  // inference only: keep the Winograd form alone
+            quant.releaseDenseWeights()
             var comparison = ModelComparison(baseline: base, quantized: quant, imgSize: img)
             comparison.agreementNMS = NMSOptions(confThreshold: Float(conf), iouThreshold: Float(iou))
             let warn: (String) -> Void = { printError("yolov7: \($0)") }

@@ -84,6 +84,7 @@ struct DetectCommand: ParsableCommand {
             let size = (img + stride - 1) / stride * stride
             if size != img { printError("yolov7: --img \(img) must be a multiple of \(stride), using \(size)") }
             try precision.apply(to: model, size: size)
+            model.releaseDenseWeights()  // inference only: keep the Winograd form alone (int8 convs: their integers)
             for folder in [out, saveTxt].compactMap({ $0 }) {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             }

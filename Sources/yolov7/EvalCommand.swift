@@ -46,6 +46,7 @@ struct EvalCommand: ParsableCommand {
             let model = try ModelLoader.load(path: weights, configPath: cfg)
             // int8 calibrates on the same dataset's train split unless --calib says otherwise.
             try precision.apply(to: model, size: img, fallback: data)
+            model.releaseDenseWeights()  // inference only: keep the Winograd form alone (int8 convs: their integers)
             let settings = EvalSettings(imgSize: img, confThreshold: Float(conf), iouThreshold: Float(iou))
             let result = try Evaluator(model: model, settings: settings)
                 .evaluate(split, warning: { printError("yolov7: \($0)") }, progress: ProgressLine.reporter("eval"))

@@ -60,3 +60,52 @@ struct PlannedForwardTests {
         #expect(plan.inPlaceParts == concatInputs)
     }
 }
+
+/// Per-conv Winograd tiles chosen by timing (`tuneWinograd`), and inference without the dense
+/// copy of the weights (`releaseDenseWeights`).
+struct WinogradTuningTests {
+    @Test(.enabled(if: Winograd.Tile.f4.available, "only F(2x2) here: nothing to choose"))
+    func tuningPicksATilePerConvAndKeepsTheOutput() throws {
+        let model = try PlannedForwardTests.model("training/yolov7-tiny", seed: 5)
+        let x = PlannedForwardTests.input(batch: 1, size: 160)
+        var context = ForwardContext()
+        let before = model.forward(x, context: &context)
+        model.tuneWinograd()
+        let tuned = model.forward(x, context: &context)
+        let winograd = model.convs.filter { Winograd.applies($0.geometry) }
+        #expect(!winograd.isEmpty)
+        for conv in winograd {
+            #expect(Set(conv.winogradTimings.keys) == [.f2, .f4], "\(conv.name)")
+            #expect(conv.winogradTimings.values.allSatisfy { $0 > 0 && $0.isFinite })
+            let fastest = conv.winogradTimings.min { $0.value < $1.value }!.key
+            #expect(conv.winogradTile == fastest, "\(conv.name)")
+            #expect(!conv.tunesWinograd)
+        }
+        // Either tile computes the same conv: only rounding differs.
+        #expect(PlannedForwardTests.relativeError(tuned, before) < 1e-5)
+    }
+
+    @Test func releasedModelRunsTheSameFromItsTransformsAlone() throws {
+        let model = try PlannedForwardTests.model("training/yolov7-tiny", seed: 6)
+        let x = PlannedForwardTests.input(batch: 1, size: 160)
+        var context = ForwardContext()
+        let before = model.forward(x, context: &context)
+        let dense = model.convs.map { $0.weights.values() }
+        let bytes = model.weightBytes
+        model.releaseDenseWeights()
+        let after = model.forward(x, context: &context)
+        #expect(after.data == before.data)
+        var released = 0
+        for (conv, original) in zip(model.convs, dense) {
+            if case .transformed = conv.weights { released += 1 } else { continue }
+            #expect(Winograd.applies(conv.geometry))
+            let back = conv.weights.values()
+            let err = zip(original, back).map { abs($0 - $1) }.max() ?? .infinity
+            let scale = original.map { abs($0) }.max() ?? 1
+            #expect(err <= 1e-6 * scale, "\(conv.name): \(err) of \(scale)")
+        }
+        #expect(released == model.convs.filter { Winograd.applies($0.geometry) }.count && released > 0)
+        let winogradBytes = model.convs.filter { Winograd.applies($0.geometry) }.reduce(0) { $0 + $1.geometry.weightCount * 4 }
+        #expect(model.weightBytes == bytes - winogradBytes)
+    }
+}

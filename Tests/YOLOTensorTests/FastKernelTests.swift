@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import YOLOTensor
+import CVectorMath
 
 /// The fast kernels of the planned pass against their plain forms: FastMath against libm,
 /// the threaded conv tilings and the workspace-view ops against the tensor references, on
@@ -438,5 +439,146 @@ struct Im2colTests {
             let ref = ConvKernel.unfold(x, geometry: g, rowStart: start, rows: rows)
             #expect(fast == ref, "k\(kernel) s\(stride) p\(padding) rows \(start)+\(rows)")
         }
+    }
+}
+
+/// Winograd F(4x4, 3x3): the C transforms (Winograd4.c) against their plain per-tile forms,
+/// then whole convs against the direct reference. AVX-512 only, as the path itself.
+@Suite(.enabled(if: Winograd.Tile.f4.available, "F(4x4) needs AVX-512"))
+struct Winograd4Tests {
+    /// The C weight transform against the Swift one, pair by pair: identical floats.
+    @Test func weightTransformMatchesReference() {
+        let (filters, channels) = (5, 7)
+        let n = filters * channels
+        let w = randomValues(n * 9, seed: 501)
+        let u = Winograd.transformWeights(w, filters: filters, channels: channels, tile: .f4)
+        for pair in 0..<n {
+            let expected = Winograd.transformWeights4Reference(Array(w[(pair * 9)..<(pair * 9 + 9)]))
+            let got = (0..<36).map { u[$0 * n + pair] }
+            #expect(got == expected, "pair \(pair)")
+        }
+    }
+
+    /// Input transform of a plane whose tiles run past the right and bottom edges, in two
+    /// column chunks (tx0 > 0), against B^T d B per tile on the zero-padded plane.
+    @Test func inputTransformMatchesReference() {
+        let (c, h, w) = (3, 10, 13)
+        let tileRows = (h + 3) / 4, tileColumns = (w + 3) / 4
+        let x = randomValues(c * h * w, seed: 502)
+        func pixel(_ ch: Int, _ iy: Int, _ ix: Int) -> Float {
+            iy < 0 || iy >= h || ix < 0 || ix >= w ? 0 : x[(ch * h + iy) * w + ix]
+        }
+        for (tx0, tw) in [(0, 2), (2, tileColumns - 2)] {
+            for (ty0, ty1) in [(0, tileRows), (1, 3)] {
+                let tiles = (ty1 - ty0) * tw
+                var v = [Float](repeating: .nan, count: 36 * c * tiles)
+                x.withUnsafeBufferPointer { xb in
+                    v.withUnsafeMutableBufferPointer { vb in
+                        cvm_winograd4_input(xb.baseAddress!, c, h, w, ty0, ty1, tx0, tw, vb.baseAddress!, tiles, c * tiles)
+                    }
+                }
+                var worst = 0.0
+                for ch in 0..<c {
+                    for ty in ty0..<ty1 {
+                        for tx in tx0..<(tx0 + tw) {
+                            var d = [Float](repeating: 0, count: 36)
+                            for i in 0..<6 { for j in 0..<6 { d[i * 6 + j] = pixel(ch, 4 * ty - 1 + i, 4 * tx - 1 + j) } }
+                            let expected = Winograd.inputTile4Reference(d)
+                            let j = (ty - ty0) * tw + (tx - tx0)
+                            for xi in 0..<36 {
+                                worst = max(worst, abs(Double(v[xi * c * tiles + ch * tiles + j]) - expected[xi]))
+                            }
+                        }
+                    }
+                }
+                // Values in [-1, 1], at most 25 weighted terms with |coefficient| <= 25: a few float ulps of 100.
+                #expect(worst <= 1e-4, "tx0 \(tx0) ty0 \(ty0): \(worst)")
+            }
+        }
+    }
+
+    /// Output transform with bias and SiLU, cropped at the edges, against A^T M A per tile.
+    @Test func outputTransformMatchesReference() {
+        let (f, h, w) = (3, 7, 10)
+        let tileRows = (h + 3) / 4, tileColumns = (w + 3) / 4
+        let tiles = tileRows * tileColumns
+        let m = randomValues(36 * f * tiles, seed: 503), bias = randomValues(f, seed: 504)
+        var y = [Float](repeating: .nan, count: f * h * w)
+        m.withUnsafeBufferPointer { mb in
+            y.withUnsafeMutableBufferPointer { yb in
+                cvm_winograd4_output(mb.baseAddress!, tiles, f * tiles, f, 0, tileRows, 0, tileColumns, bias,
+                                     Int32(CVM_ACT_SILU), 0, yb.baseAddress!, h, w)
+            }
+        }
+        var worst: Float = 0
+        for fi in 0..<f {
+            for ty in 0..<tileRows {
+                for tx in 0..<tileColumns {
+                    let j = ty * tileColumns + tx
+                    let tile = Winograd.outputTile4Reference((0..<36).map { m[$0 * f * tiles + fi * tiles + j] })
+                    for a in 0..<4 {
+                        for b in 0..<4 where 4 * ty + a < h && 4 * tx + b < w {
+                            let expected = Activation.silu.apply(Float(tile[a * 4 + b]) + bias[fi])
+                            worst = max(worst, abs(y[(fi * h + 4 * ty + a) * w + 4 * tx + b] - expected))
+                        }
+                    }
+                }
+            }
+        }
+        // Sums of 36 terms with coefficients up to 64 of values in [-1, 1].
+        #expect(worst <= 2e-4, "\(worst)")
+        #expect(!y.contains { $0.isNaN })
+    }
+
+    /// Whole convs against the direct reference: the cases of WinogradTests (both tilings,
+    /// batch 2 into a channel slice), and a plane wider than one column chunk (1,030 > 4 x 256).
+    @Test(arguments: [(16, 16, 9, 7), (24, 40, 37, 30), (32, 20, 6, 5), (16, 48, 64, 66), (16, 17, 5, 1030)])
+    func matchesDirectConvolution(c: Int, f: Int, h: Int, w: Int) {
+        let g = ConvGeometry(inChannels: c, outChannels: f, kernel: 3, stride: 1, padding: 1)
+        let x = Tensor(shape: [2, c, h, w], data: randomValues(2 * c * h * w, seed: 505))
+        let weight = randomValues(g.weightCount, seed: 506), bias = randomValues(f, seed: 507)
+        let u = Winograd.transformWeights(weight, filters: f, channels: c, tile: .f4)
+        for act in [Activation.identity, .silu] {
+            let ref = ConvKernel.reference(input: x, weight: weight, bias: bias, geometry: g, activation: act)
+            let scale = ref.maxAbs
+            for workers in [1, 2] {
+                var ws = Workspace(arenaFloats: 2 * (f + 3) * h * w)
+                ws.input = x.data
+                ws.arena = [Float](repeating: 7, count: ws.arena.count)
+                let out = FeatureView(offset: 0, shape: FeatureShape(batch: 2, channels: f + 3, height: h, width: w))
+                Winograd.forward(&ws, input: FeatureView(storage: .input, offset: 0, shape: x.featureShape),
+                                 output: out.channels(2, f), transformed: u, tile: .f4, bias: bias, geometry: g,
+                                 activation: act, workers: workers)
+                let got = ws.tensor(out.channels(2, f))
+                let err = zip(got.data, ref.data).map { abs($0 - $1) }.max() ?? .infinity
+                // F(4x4)'s larger coefficients: measured about 1e-6 relative here; bound 2e-5.
+                #expect(err <= 2e-5 * scale, "\(c)x\(f) \(h)x\(w) \(act) workers \(workers): \(err) of \(scale)")
+                #expect(ws.tensor(out.channels(0, 2)).data.allSatisfy { $0 == 7 })
+                #expect(ws.tensor(out.channels(f + 2, 1)).data.allSatisfy { $0 == 7 })
+            }
+        }
+    }
+
+    /// The tiling the wide case needs: several column chunks per tile row.
+    @Test func widePlanesSplitIntoColumnChunks() {
+        let t = WinogradTiling(geometry: ConvGeometry(inChannels: 16, outChannels: 17, kernel: 3, padding: 1),
+                               input: FeatureShape(batch: 1, channels: 16, height: 5, width: 1030), workers: 2, tile: .f4)
+        #expect(t.mode == .tiles && t.columnChunk == 256 && t.tileColumns == 258 && t.tasks == 4)
+    }
+}
+
+/// Dense weights recomputed from either transform (what a model that dropped its dense copy
+/// hands to whoever asks): the originals up to float rounding.
+struct WinogradUntransformTests {
+    @Test(arguments: Winograd.Tile.allCases)
+    func recoversTheWeights(tile: Winograd.Tile) {
+        let (filters, channels) = (6, 5)
+        let w = randomValues(filters * channels * 9, seed: 601)
+        let u = Winograd.transformWeights(w, filters: filters, channels: channels, tile: tile)
+        let back = Winograd.untransformWeights(u, filters: filters, channels: channels, tile: tile)
+        let err = zip(w, back).map { abs($0 - $1) }.max() ?? .infinity
+        // U rounded to float, then a least-squares inverse with coefficients up to ~10: 1e-6.
+        #expect(err <= 1e-6, "\(tile): \(err)")
+        #expect(err > 0 || tile == .f2, "F(4x4)'s 1/6 and 1/24 cannot all round exactly")
     }
 }

@@ -66,10 +66,42 @@ let benchmarks: @Sendable () -> Void = {
                 blackHole(out)
             }
         }
+        // The Winograd tiles side by side (what `yolov7 bench --tune` chooses between per conv).
+        if Winograd.applies(g) {
+            for tile in Winograd.Tile.allCases where tile.available {
+                let forTile = PreparedWeights(weight: w, geometry: g, tile: tile)
+                Benchmark("winograd \(tile) \(conv.name) silu, 1 thread") { benchmark in
+                    for _ in benchmark.scaledIterations {
+                        ConvKernel.forward(input: x, weight: w, bias: bias, geometry: g, activation: .silu, into: &out,
+                                           scratch: &scratch, prepared: forTile, workers: 1)
+                    }
+                    blackHole(out)
+                }
+            }
+        }
         if g.kernelH > 1 {
             Benchmark("im2col \(conv.name)") { benchmark in
                 for _ in benchmark.scaledIterations { blackHole(ConvKernel.unfold(x, geometry: g)) }
             }
+        }
+    }
+
+    // The Winograd weight transform of a decoded 3x3 weight, per tile: what a packed model
+    // runs per Winograd conv per pass (kernel-major planes in, [positions][F][C] out).
+    for tile in Winograd.Tile.allCases {
+        let (f, c) = (1024, 512)
+        let planes = values(9 * f * c, seed: 7)
+        var u = [Float](repeating: 0, count: tile.positions * f * c)
+        Benchmark("winograd weight transform \(tile) 1024x512x3x3") { benchmark in
+            for _ in benchmark.scaledIterations {
+                planes.withUnsafeBufferPointer { g in
+                    u.withUnsafeMutableBufferPointer { out in
+                        Winograd.transformWeights(kernelMajor: g.baseAddress!, count: f * c, into: out.baseAddress!,
+                                                  stride: f * c, tile: tile)
+                    }
+                }
+            }
+            blackHole(u)
         }
     }
 

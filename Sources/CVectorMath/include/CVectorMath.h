@@ -40,5 +40,20 @@ int cvm_pointwise_available(void);
 void cvm_pointwise(const float *x, long ldx, const float *w, long ldw, long channels, const float *bias, float *y,
                    long ldy, long f0, long f1, long p0, long p1, int act, float slope);
 
+/// Winograd F(4x4,3x3) (Winograd4.c). The weight transform U = G g G^T from kernel-major weights
+/// into u[xi * stride + j], xi = 0..<36, in Double (as cvm_winograd_weights).
+void cvm_winograd4_weights(const float *g, long count, float *u, long stride);
+/// Most tile columns one transform call takes (split wider planes).
+int cvm_winograd4_max_tile_columns(void);
+/// V = B^T d B for `channels` planes of x (h x w), tile rows [ty0, ty1) and tile columns
+/// [tx0, tx0 + tw): position xi of channel c, tile (ty, tx) at
+/// v[xi * pstride + c * ld + (ty - ty0) * tw + (tx - tx0)]. AVX-512 only.
+void cvm_winograd4_input(const float *x, long channels, long h, long w, long ty0, long ty1, long tx0, long tw,
+                         float *v, long ld, long pstride);
+/// Y = act(A^T M A + bias) for `filters` filters (M laid out as V, filter f at m + f * ld), the
+/// same tiles, cropped to the h x w output planes at y (filter f's at y + f * h * w). AVX-512 only.
+void cvm_winograd4_output(const float *m, long ld, long pstride, long filters, long ty0, long ty1, long tx0,
+                          long tw, const float *bias, int act, float slope, float *y, long h, long w);
+
 #endif
 #include "CVectorMathInt8.h"

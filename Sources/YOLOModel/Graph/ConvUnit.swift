@@ -29,11 +29,19 @@ extension ConvWeightProvider {
 public enum ConvWeights {
     case dense([Float])
     case provided(ConvWeightProvider)
+    /// Only the Winograd form is kept (`ConvUnit.releaseDenseWeights`, for inference): the
+    /// dense weights would be a second, unused copy.
+    case transformed(PreparedWeights, ConvGeometry)
 
+    /// The dense weights. For `transformed` they are recomputed from the transform, equal to
+    /// the originals up to float rounding (`Winograd.untransformWeights`).
     public func values() -> [Float] {
         switch self {
         case .dense(let w): return w
         case .provided(let p): return p.denseWeights()
+        case .transformed(let p, let g):
+            return Winograd.untransformWeights(p.winograd!, filters: g.outChannels, channels: g.inChannels,
+                                               tile: p.winogradTile)
         }
     }
 
@@ -41,6 +49,7 @@ public enum ConvWeights {
         switch self {
         case .dense(let w): return w.count * MemoryLayout<Float>.size
         case .provided(let p): return p.residentBytes
+        case .transformed: return 0  // counted as prepared weights
         }
     }
 }
@@ -66,6 +75,16 @@ public final class ConvUnit {
     /// Called with every input this conv runs on, before it runs (calibration collects layer
     /// input statistics this way); nil in normal runs.
     public var inputObserver: ((Tensor) -> Void)?
+    /// The Winograd tile this conv runs, for 3x3 stride-1 convs; nil: `Winograd.Tile.preferred`.
+    /// Set by `tuneWinograd` (or by hand); changing it drops the prepared weights.
+    public var winogradTile: Winograd.Tile? {
+        didSet { if winogradTile != oldValue { preparedLock.withLock { preparedCache = nil } } }
+    }
+    /// When set, the next planned run times every Winograd tile this CPU has on the conv's real
+    /// input and keeps the fastest in `winogradTile` (see `YOLOModel.tuneWinograd`).
+    public var tunesWinograd = false
+    /// What that tuning measured: each tile's best time in ms.
+    public private(set) var winogradTimings: [Winograd.Tile: Double] = [:]
     /// Dense weights in the fast path's form (Winograd), made on first use; dropped when the
     /// weights change. Quantized (provided) weights are transformed per pass instead, so a
     /// packed model keeps only its codes resident.
@@ -83,7 +102,8 @@ public final class ConvUnit {
 
     public func forward(_ x: Tensor, into output: inout Tensor, channelOffset: Int = 0, scratch: inout [Float]) {
         inputObserver?(x)
-        let w = weights.values()
+        var w: [Float] = []  // a transformed conv runs from its prepared form alone
+        if case .transformed = weights {} else { w = weights.values() }
         ConvKernel.forward(input: x, weight: w, bias: bias, geometry: geometry, activation: activation,
                            into: &output, channelOffset: channelOffset, scratch: &scratch, prepared: prepared)
     }
@@ -109,27 +129,87 @@ extension ConvUnit {
         }
         // The FP32 kernels use the scratch that holds an int8 conv's quantized input.
         ws.quantizedInput = nil
+        if tunesWinograd { tuneWinograd(&ws, input: input, output: output, activation: act ?? activation) }
+        let tile: Winograd.Tile
+        if case .provided = weights {
+            tile = winogradTile ?? .preferredPerPass(plane: input.shape.planeSize)
+        } else {
+            tile = winogradTile ?? .preferred
+        }
+        run(&ws, input: input, output: output, activation: act ?? activation, tile: tile)
+    }
+
+    private func run(_ ws: inout Workspace, input: FeatureView, output: FeatureView, activation: Activation,
+                     tile: Winograd.Tile, prepared given: PreparedWeights? = nil) {
         switch weights {
         case .dense(let w):
             ConvKernel.forward(&ws, input: input, output: output, weight: w, bias: bias,
-                               geometry: geometry, activation: act ?? activation, prepared: prepared)
+                               geometry: geometry, activation: activation, prepared: given ?? prepared)
+        case .transformed(let p, _):
+            ConvKernel.forward(&ws, input: input, output: output, weight: [], bias: bias,
+                               geometry: geometry, activation: activation, prepared: p)
         case .provided(let p):
             ConvKernel.forward(&ws, input: input, output: output, decoder: p, bias: bias,
-                               geometry: geometry, activation: act ?? activation)
+                               geometry: geometry, activation: activation, tile: tile)
         }
+    }
+
+    /// Times each available Winograd tile on this input, alternating (so drift in the machine's
+    /// speed hits all alike), and keeps the fastest. Packed weights are timed with their
+    /// per-pass decoding and transform, as they run. No-op for convs Winograd does not apply to.
+    private func tuneWinograd(_ ws: inout Workspace, input: FeatureView, output: FeatureView, activation: Activation) {
+        tunesWinograd = false
+        let tiles = Winograd.Tile.allCases.filter(\.available)
+        guard ConvKernel.useWinograd, Winograd.applies(geometry), tiles.count > 1 else { return }
+        if case .transformed = weights { return }  // one transform left: nothing to choose
+        var prepared: [Winograd.Tile: PreparedWeights] = [:]
+        if case .dense(let w) = weights {
+            for t in tiles { prepared[t] = PreparedWeights(weight: w, geometry: geometry, tile: t) }
+        }
+        var best = [Winograd.Tile: Double]()
+        for _ in 0..<Self.tuningRounds {
+            for t in tiles {
+                let start = DispatchTime.now().uptimeNanoseconds
+                run(&ws, input: input, output: output, activation: activation, tile: t, prepared: prepared[t])
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                best[t] = min(best[t] ?? .infinity, ms)
+            }
+        }
+        winogradTimings = best
+        let fastest = tiles.min { best[$0]! < best[$1]! }!
+        winogradTile = fastest
+        if let p = prepared[fastest] { preparedLock.withLock { preparedCache = p } }
+    }
+
+    /// Timed runs of each tile when tuning (the minimum counts).
+    static let tuningRounds = 3
+
+    /// Drops the dense weights of a Winograd conv, keeping only their prepared form (made now if
+    /// it was not): what inference needs, without a second copy resident. Convs Winograd does
+    /// not apply to, and packed ones, keep their weights. `values()` recomputes the dense
+    /// weights from the transform (to float rounding) for whoever still asks.
+    public func releaseDenseWeights() {
+        // An int8 conv runs from its integer weights (changing `weights` would drop them).
+        guard int8 == nil else { return }
+        guard ConvKernel.useWinograd, case .dense = weights, let p = prepared, p.winograd != nil else { return }
+        weights = .transformed(p, geometry)
     }
 
     /// The prepared form of dense weights (nil for quantized ones, or when there is none).
     public var prepared: PreparedWeights? {
+        if case .transformed(let p, _) = weights { return p }
         guard Winograd.applies(geometry), case .dense(let w) = weights else { return nil }
         return preparedLock.withLock {
             if let p = preparedCache { return p }
-            let p = PreparedWeights(weight: w, geometry: geometry)
+            let p = PreparedWeights(weight: w, geometry: geometry, tile: winogradTile ?? .preferred)
             preparedCache = p
             return p
         }
     }
 
     /// Bytes of prepared weights made so far.
-    public var preparedBytes: Int { preparedLock.withLock { preparedCache?.bytes ?? 0 } }
+    public var preparedBytes: Int {
+        if case .transformed(let p, _) = weights { return p.bytes }
+        return preparedLock.withLock { preparedCache?.bytes ?? 0 }
+    }
 }

@@ -114,6 +114,18 @@ public final class YOLOModel {
         ExecutionPlan(model: self, input: input).arenaFloats
     }
 
+    /// Makes every Winograd conv time the tiles this CPU has on its first planned run and keep
+    /// the fastest (see `ConvUnit.tunesWinograd`): run one pass after this to tune.
+    public func tuneWinograd() {
+        for conv in convs where Winograd.applies(conv.geometry) { conv.tunesWinograd = true }
+    }
+
+    /// Keeps only the prepared (Winograd) form of the convs that have one: for inference, where
+    /// the dense copy would sit unused (see `ConvUnit.releaseDenseWeights`). Tune first.
+    public func releaseDenseWeights() {
+        for conv in convs { conv.releaseDenseWeights() }
+    }
+
     /// Bytes of weights prepared for the fast path so far (Winograd transforms, made on first
     /// use; integer weights of convs switched to int8).
     public var preparedWeightBytes: Int { convs.reduce(0) { $0 + $1.preparedBytes + ($1.int8?.weights.bytes ?? 0) } }
