@@ -51,19 +51,19 @@ VNNI INLINE uint32_t i8_zero_word(long channels, long g, int zero, int *lanes) {
     return word;
 }
 
-VNNI void cvm_int8_quantize(const float *x, long channels, long plane, float inv_scale, int zero,
-                            long g0, long g1, uint32_t *q) {
+VNNI void cvm_int8_quantize(const float *x, long channels, long plane, long p0, long p1, float inv_scale,
+                            int zero, long g0, long g1, uint32_t *q) {
     const __m512 inv = _mm512_set1_ps(inv_scale);
     const __m512 lo = _mm512_set1_ps((float)-zero), hi = _mm512_set1_ps((float)(255 - zero));
     for (long g = g0; g < g1; g++) {
         int lanes;
         const __m512i zp = _mm512_set1_epi32((int)i8_zero_word(channels, g, zero, &lanes));
-        i8_quantize_run(x + 4 * g * plane, plane, lanes, plane, inv, lo, hi, zp, q + g * plane);
+        i8_quantize_run(x + 4 * g * plane + p0, plane, lanes, p1 - p0, inv, lo, hi, zp, q + g * plane + p0);
     }
 }
 
 VNNI void cvm_int8_quantize_padded(const float *x, long channels, long height, long width, long pad,
-                                   float inv_scale, int zero, long g0, long g1, uint32_t *q) {
+                                   long r0, long r1, float inv_scale, int zero, long g0, long g1, uint32_t *q) {
     const __m512 inv = _mm512_set1_ps(inv_scale);
     const __m512 lo = _mm512_set1_ps((float)-zero), hi = _mm512_set1_ps((float)(255 - zero));
     const long wp = width + 2 * pad, hp = height + 2 * pad, plane = height * width;
@@ -72,9 +72,11 @@ VNNI void cvm_int8_quantize_padded(const float *x, long channels, long height, l
         int lanes;
         const __m512i zp = _mm512_set1_epi32((int)i8_zero_word(channels, g, zero, &lanes));
         uint32_t *dst = q + g * hp * wp;
-        for (long i = 0; i < pad * wp; i++) dst[i] = pad_word;
-        for (long i = (hp - pad) * wp; i < hp * wp; i++) dst[i] = pad_word;
-        for (long r = 0; r < height; r++) {
+        if (r0 == 0)
+            for (long i = 0; i < pad * wp; i++) dst[i] = pad_word;
+        if (r1 == height)
+            for (long i = (hp - pad) * wp; i < hp * wp; i++) dst[i] = pad_word;
+        for (long r = r0; r < r1; r++) {
             uint32_t *row = dst + (r + pad) * wp;
             for (long i = 0; i < pad; i++) row[i] = row[pad + width + i] = pad_word;
             i8_quantize_run(x + 4 * g * plane + r * width, plane, lanes, width, inv, lo, hi, zp, row + pad);

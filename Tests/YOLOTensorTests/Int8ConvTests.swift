@@ -27,6 +27,9 @@ struct Int8ConvTests {
         Case(channels: 5, filters: 8, kernel: 3, stride: 1, height: 9, width: 14, batch: 2),
         // Big enough for per-row tasks (stride 2: the panel is over the whole-panel limit).
         Case(channels: 32, filters: 19, kernel: 3, stride: 2, height: 170, width: 166, batch: 1),
+        // One channel group on a big map: quantization split by rows (padded and plain layouts).
+        Case(channels: 3, filters: 8, kernel: 3, stride: 1, height: 300, width: 256, batch: 1),
+        Case(channels: 3, filters: 8, kernel: 3, stride: 2, height: 300, width: 256, batch: 1),
     ]
 
     static func input(_ c: Case, seed: UInt64) -> Tensor {

@@ -16,15 +16,16 @@
 int cvm_int8_available(void);
 
 /// q[g * plane + p] = the u8 values of channels 4g...4g+3 at pixel p, for channel groups
-/// [g0, g1): u = clamp(round_half_even(x * inv_scale) + zero, 0, 255), 0 for channels >= channels.
-/// x is `channels` planes of `plane` floats.
-void cvm_int8_quantize(const float *x, long channels, long plane, float inv_scale, int zero,
-                       long g0, long g1, uint32_t *q);
+/// [g0, g1) and pixels [p0, p1): u = clamp(round_half_even(x * inv_scale) + zero, 0, 255), 0 for
+/// channels >= channels. x is `channels` planes of `plane` floats.
+void cvm_int8_quantize(const float *x, long channels, long plane, long p0, long p1, float inv_scale,
+                       int zero, long g0, long g1, uint32_t *q);
 
 /// The same into a map padded by `pad` on every side (groups x (height + 2 pad) x (width + 2
-/// pad) words, the border all zero-point bytes): the input of implicit columns.
+/// pad) words, the border all zero-point bytes), input rows [r0, r1) (and the top / bottom
+/// border with the first / last row): the input of implicit columns.
 void cvm_int8_quantize_padded(const float *x, long channels, long height, long width, long pad,
-                              float inv_scale, int zero, long g0, long g1, uint32_t *q);
+                              long r0, long r1, float inv_scale, int zero, long g0, long g1, uint32_t *q);
 
 /// Implicit columns for a stride-1 conv (no panel): `x` is a padded quantized map, column q is
 /// the virtual position q = oy * padded_width + ox, and k group kg reads word q + offsets[kg]
