@@ -342,69 +342,69 @@ public enum Int8ConvKernel {
             conv.scale.withUnsafeBufferPointer { scale in
                 bias.withUnsafeBufferPointer { b in
                     withWeights(conv.weights) { dense, codes, codeOffsets in
-                      offsets.withUnsafeBufferPointer { columnOffsets in
-                        // y[f, columns] for filters fs from a panel (rows ldx words apart), or
-                        // from implicit columns when `implicit` is given.
-                        func multiply(_ x: UnsafePointer<UInt32>, ldx: Int, y: UnsafeMutablePointer<Float>,
-                                      filters fs: Range<Int>, columns: Range<Int>, worker: Int,
-                                      implicit: UnsafePointer<cvm_int8_columns>? = nil) {
-                            let xb = UnsafeRawPointer(x).assumingMemoryBound(to: UInt8.self)
-                            if let dense {
-                                cvm_int8_gemm(xb, ldx, groups, dense, depth, corr.baseAddress!, scale.baseAddress!,
-                                              b.baseAddress!, y, plane, fs.lowerBound, fs.upperBound,
-                                              columns.lowerBound, columns.upperBound, act, slope, implicit)
-                            } else {
-                                cvm_int8_gemm_packed4(xb, ldx, groups, codes!, codeOffsets!, blocks + worker * 8 * depth,
-                                                      corr.baseAddress!, scale.baseAddress!, b.baseAddress!, y, plane,
-                                                      fs.lowerBound, fs.upperBound, columns.lowerBound,
-                                                      columns.upperBound, act, slope, implicit)
+                        offsets.withUnsafeBufferPointer { columnOffsets in
+                            // y[f, columns] for filters fs from a panel (rows ldx words apart), or
+                            // from implicit columns when `implicit` is given.
+                            func multiply(_ x: UnsafePointer<UInt32>, ldx: Int, y: UnsafeMutablePointer<Float>,
+                                          filters fs: Range<Int>, columns: Range<Int>, worker: Int,
+                                          implicit: UnsafePointer<cvm_int8_columns>? = nil) {
+                                let xb = UnsafeRawPointer(x).assumingMemoryBound(to: UInt8.self)
+                                if let dense {
+                                    cvm_int8_gemm(xb, ldx, groups, dense, depth, corr.baseAddress!, scale.baseAddress!,
+                                                  b.baseAddress!, y, plane, fs.lowerBound, fs.upperBound,
+                                                  columns.lowerBound, columns.upperBound, act, slope, implicit)
+                                } else {
+                                    cvm_int8_gemm_packed4(xb, ldx, groups, codes!, codeOffsets!, blocks + worker * 8 * depth,
+                                                          corr.baseAddress!, scale.baseAddress!, b.baseAddress!, y, plane,
+                                                          fs.lowerBound, fs.upperBound, columns.lowerBound,
+                                                          columns.upperBound, act, slope, implicit)
+                                }
                             }
-                        }
-                        if p.implicit {
-                            var shape = cvm_int8_columns(offsets: columnOffsets.baseAddress!, padded_width: p.paddedWidth,
-                                                         out_width: p.outWidth)
-                            let tiling = Tiling(plane: p.virtualColumns, filters: g.outChannels, workers: p.workers)
-                            withUnsafePointer(to: &shape) { shape in
+                            if p.implicit {
+                                var shape = cvm_int8_columns(offsets: columnOffsets.baseAddress!, padded_width: p.paddedWidth,
+                                                             out_width: p.outWidth)
+                                let tiling = Tiling(plane: p.virtualColumns, filters: g.outChannels, workers: p.workers)
+                                withUnsafePointer(to: &shape) { shape in
+                                    Parallel.forEachTask(tiling.tasks, workers: p.workers) { worker, t in
+                                        let (cols, fs) = tiling.ranges(t)
+                                        if cols.isEmpty || fs.isEmpty { return }
+                                        multiply(UnsafePointer(qin), ldx: 0, y: y, filters: fs, columns: cols, worker: worker,
+                                                 implicit: shape)
+                                    }
+                                }
+                            } else if p.pointwise || p.whole {
+                                if p.whole {
+                                    let perGroup = g.kernelH * g.kernelW * plane
+                                    Parallel.forEachChunk(p.channelGroups,
+                                                          minPerChunk: max(1, Int8ConvKernel.minParallelWords / perGroup),
+                                                          workers: p.workers) { range in
+                                        cvm_int8_im2col(qin, p.channelGroups, p.inHeight, p.inWidth, g.kernelH, g.kernelW,
+                                                        g.stride, g.padding, p.outWidth, 0, p.outHeight, padWord,
+                                                        range.lowerBound, range.upperBound, panels, plane)
+                                    }
+                                }
+                                let panel = UnsafePointer(p.pointwise ? qin : panels)
+                                let tiling = Tiling(plane: plane, filters: g.outChannels, workers: p.workers)
                                 Parallel.forEachTask(tiling.tasks, workers: p.workers) { worker, t in
                                     let (cols, fs) = tiling.ranges(t)
                                     if cols.isEmpty || fs.isEmpty { return }
-                                    multiply(UnsafePointer(qin), ldx: 0, y: y, filters: fs, columns: cols, worker: worker,
-                                             implicit: shape)
+                                    multiply(panel, ldx: plane, y: y, filters: fs, columns: cols, worker: worker)
                                 }
-                            }
-                        } else if p.pointwise || p.whole {
-                            if p.whole {
-                                let perGroup = g.kernelH * g.kernelW * plane
-                                Parallel.forEachChunk(p.channelGroups,
-                                                      minPerChunk: max(1, Int8ConvKernel.minParallelWords / perGroup),
-                                                      workers: p.workers) { range in
+                            } else {
+                                let tasks = (p.outHeight + p.rowsPerTask - 1) / p.rowsPerTask
+                                Parallel.forEachTask(tasks, workers: p.workers) { worker, t in
+                                    let row0 = t * p.rowsPerTask
+                                    let rows = min(p.rowsPerTask, p.outHeight - row0)
+                                    let cols = rows * p.outWidth
+                                    let panel = panels + worker * p.panelWords
                                     cvm_int8_im2col(qin, p.channelGroups, p.inHeight, p.inWidth, g.kernelH, g.kernelW,
-                                                    g.stride, g.padding, p.outWidth, 0, p.outHeight, padWord,
-                                                    range.lowerBound, range.upperBound, panels, plane)
+                                                    g.stride, g.padding, p.outWidth, row0, rows, padWord, 0,
+                                                    p.channelGroups, panel, cols)
+                                    multiply(panel, ldx: cols, y: y + row0 * p.outWidth, filters: 0..<g.outChannels,
+                                             columns: 0..<cols, worker: worker)
                                 }
-                            }
-                            let panel = UnsafePointer(p.pointwise ? qin : panels)
-                            let tiling = Tiling(plane: plane, filters: g.outChannels, workers: p.workers)
-                            Parallel.forEachTask(tiling.tasks, workers: p.workers) { worker, t in
-                                let (cols, fs) = tiling.ranges(t)
-                                if cols.isEmpty || fs.isEmpty { return }
-                                multiply(panel, ldx: plane, y: y, filters: fs, columns: cols, worker: worker)
-                            }
-                        } else {
-                            let tasks = (p.outHeight + p.rowsPerTask - 1) / p.rowsPerTask
-                            Parallel.forEachTask(tasks, workers: p.workers) { worker, t in
-                                let row0 = t * p.rowsPerTask
-                                let rows = min(p.rowsPerTask, p.outHeight - row0)
-                                let cols = rows * p.outWidth
-                                let panel = panels + worker * p.panelWords
-                                cvm_int8_im2col(qin, p.channelGroups, p.inHeight, p.inWidth, g.kernelH, g.kernelW,
-                                                g.stride, g.padding, p.outWidth, row0, rows, padWord, 0,
-                                                p.channelGroups, panel, cols)
-                                multiply(panel, ldx: cols, y: y + row0 * p.outWidth, filters: 0..<g.outChannels,
-                                         columns: 0..<cols, worker: worker)
                             }
                         }
-                      }
                     }
                 }
             }
