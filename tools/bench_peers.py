@@ -23,6 +23,7 @@ Usage (repository root, release build first: swift build -c release):
   .venv/bin/python tools/bench_peers.py --models tiny-bccd --rounds 5 --runs 10
   .venv/bin/python tools/bench_peers.py --engine .build-perf/release/yolov7 --json peers.json
   .venv/bin/python tools/bench_peers.py --packed affine/4/filter   # also the engine on a 4-bit packed file
+  .venv/bin/python tools/bench_peers.py --packed affine/4/filter --packed-precision int8  # ... with int8 activations
 Takes about 3-5 minutes with the defaults on a 2-core machine (most of it yolov7 under PyTorch).
 Needs: torch 2.5.1, onnx, onnxruntime, yolov7-wky-package (tools/README.md); openvino is
 optional (`.venv/bin/pip install openvino`), skipped with a note when missing.
@@ -181,12 +182,15 @@ def run_peer(peer, pt, onnx_path, args):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_engine(pt, args):
+def run_engine(pt, args, precision='fp32'):
     with tempfile.NamedTemporaryFile(suffix='.json', delete=False) as f:
         report = f.name
     cmd = [args.engine, 'bench', '--weights', str(pt), '--img', str(args.img), '--batch', str(args.batch),
            '--threads', str(args.threads), '--runs', str(args.runs), '--warmup', str(args.warmup),
            '--json', report]
+    if precision != 'fp32':
+        # Activation ranges from train images only (calibration is before the timed runs).
+        cmd += ['--precision', precision, '--calib', args.calib]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
         raise RuntimeError(f'engine failed: {out.stderr.strip()}')
@@ -225,7 +229,7 @@ def bench_model(name, args):
         order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
         for c in order:
             if c in ('engine', 'packed'):
-                res = run_engine(pt if c == 'engine' else packed, args)
+                res = run_engine(pt, args) if c == 'engine' else run_engine(packed, args, args.packed_precision)
             else:
                 res = run_peer(c, pt, onnx_path, args)
             results[c]['times_ms'] += res['times_ms']
@@ -248,8 +252,9 @@ def bench_model(name, args):
     if packed:
         ratio = summary['packed']['median_ms'] / engine_median
         summary['packed']['recipe'] = args.packed
+        summary['packed']['precision'] = args.packed_precision
         summary['packed']['packed_over_fp32'] = ratio
-        print(f'  packed {args.packed} / FP32 engine latency: {ratio:.3f} '
+        print(f'  packed {args.packed} ({args.packed_precision} activations) / FP32 engine latency: {ratio:.3f} '
               f'(peak RSS {summary["packed"]["peak_rss_bytes"] / 2**20:.0f} vs '
               f'{summary["engine"]["peak_rss_bytes"] / 2**20:.0f} MiB)')
     return summary
@@ -269,6 +274,10 @@ def main():
     ap.add_argument('--engine', default=str(ROOT / '.build' / 'release' / 'yolov7'))
     ap.add_argument('--packed', metavar='SCHEME/BITS/GRANULARITY',
                     help='also time the engine on the weights quantized and packed this way (e.g. affine/4/filter)')
+    ap.add_argument('--packed-precision', choices=['fp32', 'int8'], default='fp32',
+                    help='activations of the packed run: int8 runs `yolov7 bench --precision int8` (AVX-512 VNNI)')
+    ap.add_argument('--calib', default=str(SHARED / 'datasets' / 'bccd'),
+                    help='calibration images for --packed-precision int8 (a dataset: its train split)')
     ap.add_argument('--workdir', default=os.path.join(tempfile.gettempdir(), 'yolov7-peers'))
     ap.add_argument('--json', help='write all figures to this file')
     # internal: one runtime in its own process

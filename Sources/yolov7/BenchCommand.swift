@@ -58,6 +58,8 @@ struct BenchReport: Codable {
     }
     var winograd_tuning: [TuneRow]?
     var layers: [LayerRow]?
+    /// fp32 or int8 (`--precision`).
+    var precision = "fp32"
     var layers_sum_ms: Double?
     var profiled_total_ms: Double?
     var outside_graph: Outside?
@@ -70,6 +72,8 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Weights: .pt checkpoint or .safetensors, or 'random' with --cfg (random-init model).")
     var weights: String
+
+    @OptionGroup var precision: PrecisionOptions
 
     @Option(name: .customLong("cfg"), help: "Model YAML (required with --weights random).")
     var cfg: String?
@@ -107,6 +111,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-pointwise"), help: .hidden)
     var noPointwise = false
 
+    @Flag(name: .customLong("no-implicit-columns"), help: .hidden)
+    var noImplicitColumns = false
+
     @Option(name: .customLong("winograd-tile"), help: .hidden)
     var winogradTile: Int?
 
@@ -130,6 +137,7 @@ struct BenchCommand: ParsableCommand {
             ComputeThreads.set(cores)
             if noWinograd { ConvKernel.useWinograd = false }
             if noPointwise { ConvKernel.usePointwise = false }
+            if noImplicitColumns { Int8ConvKernel.useImplicitColumns = false }
             if let winogradTile { ConvKernel.winogradTile = Winograd.Tile(rawValue: winogradTile) }
             let model: YOLOModel
             let modelName: String
@@ -143,6 +151,7 @@ struct BenchCommand: ParsableCommand {
             let stride = model.maxStride
             let size = (img + stride - 1) / stride * stride
             if size != img { printError("yolov7: --img \(img) must be a multiple of \(stride), using \(size)") }
+            try precision.apply(to: model, size: size)
 
             // The input: a letterboxed picture, or deterministic noise in [0, 1].
             var outside: (decode: Double, letterbox: Double, toTensor: Double)?
@@ -209,6 +218,7 @@ struct BenchCommand: ParsableCommand {
                 gflops_per_s: flops / 1e6 / median, peak_rss_bytes: MemoryUsage.peakResidentBytes,
                 ru_maxrss_bytes: MemoryUsage.maxResidentBytes, current_rss_bytes: MemoryUsage.currentResidentBytes, weight_bytes: model.weightBytes, prepared_weight_bytes: model.preparedWeightBytes,
                 blas_core: BLASThreads.coreName, times_ms: times, cpu_ms: percentile(cpu, 0.5))
+            report.precision = precision.precision.rawValue
 
             print("model \(modelName): input \(s), \(String(format: "%.2f", flops / 1e9)) GFLOP, "
                   + "weights \(bytes(model.weightBytes)), \(cores) threads (BLAS core \(BLASThreads.coreName))")

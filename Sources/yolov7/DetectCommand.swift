@@ -28,6 +28,8 @@ struct DetectCommand: ParsableCommand {
     @Option(help: "Weights: .pt checkpoint or .safetensors (FP32, FP16, quantized).")
     var weights: String
 
+    @OptionGroup var precision: PrecisionOptions
+
     @Option(name: .customLong("cfg"), help: "Model YAML (needed for a bare state dict).")
     var cfg: String?
 
@@ -75,13 +77,14 @@ struct DetectCommand: ParsableCommand {
         try runReportingErrors {
             let paths = try ImageSources.expand(sources)
             let model = try ModelLoader.load(path: weights, configPath: cfg)
-            model.releaseDenseWeights()  // inference only: keep the Winograd form alone
             for c in classes where c < 0 || c >= model.config.nc {
                 throw ValidationError("--classes: \(c) is not a class of this model (0..<\(model.config.nc))")
             }
             let stride = model.maxStride
             let size = (img + stride - 1) / stride * stride
             if size != img { printError("yolov7: --img \(img) must be a multiple of \(stride), using \(size)") }
+            try precision.apply(to: model, size: size)
+            model.releaseDenseWeights()  // inference only: keep the Winograd form alone (int8 convs: their integers)
             for folder in [out, saveTxt].compactMap({ $0 }) {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             }

@@ -11,6 +11,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Weights: .pt checkpoint or .safetensors (FP32/FP16, fake or packed quantized).")
     var weights: String
 
+    @OptionGroup var precision: PrecisionOptions
+
     @Option(help: "Dataset folder (images/<split>, labels/<split>) or data YAML (train/val/test, nc, names).")
     var data: String
 
@@ -42,7 +44,9 @@ struct EvalCommand: ParsableCommand {
         try runReportingErrors {
             let split = try DatasetSplit.load(data: data, split: split)
             let model = try ModelLoader.load(path: weights, configPath: cfg)
-            model.releaseDenseWeights()  // inference only: keep the Winograd form alone
+            // int8 calibrates on the same dataset's train split unless --calib says otherwise.
+            try precision.apply(to: model, size: img, fallback: data)
+            model.releaseDenseWeights()  // inference only: keep the Winograd form alone (int8 convs: their integers)
             let settings = EvalSettings(imgSize: img, confThreshold: Float(conf), iouThreshold: Float(iou))
             let result = try Evaluator(model: model, settings: settings)
                 .evaluate(split, warning: { printError("yolov7: \($0)") }, progress: ProgressLine.reporter("eval"))

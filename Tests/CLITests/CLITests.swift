@@ -226,3 +226,49 @@ struct CalibratedQuantizeCLITests {
         }
     }
 }
+
+struct PrecisionCLITests {
+    /// `detect --precision int8`: calibrated on two photos (a folder, as a user would give
+    /// train images), the boxes of a third photo agree with FP32's: same count within 10%, and
+    /// at most 10% of the int8 boxes lack an FP32 box of their class with IoU >= 0.8.
+    @Test(.enabled(if: PrecisionCLITests.vnni, "needs AVX-512 VNNI"))
+    func detectInt8AgreesWithFP32() throws {
+        let dir = try CLI.temporaryFolder("int8")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let calib = dir.appendingPathComponent("calib")
+        try FileManager.default.createDirectory(at: calib, withIntermediateDirectories: true)
+        for name in ["BloodImage_00031.jpg", "BloodImage_00178.jpg"] {
+            try FileManager.default.copyItem(at: CLI.packageRoot.appendingPathComponent("images/\(name)"),
+                                             to: calib.appendingPathComponent(name))
+        }
+        func boxes(_ precision: String) throws -> [(Int, [Double])] {
+            let json = dir.appendingPathComponent("\(precision).json").path
+            let r = try CLI.run(["detect", "--weights", "weights/yolov7-tiny-bccd.pt", "--img", "416", "--precision", precision,
+                                 "--calib", calib.path, "--json", json, "images/BloodImage_00249.jpg"])
+            #expect(r.status == 0, "\(r.stderr)")
+            if precision == "int8" { #expect(r.stderr.contains("int8: 58 convs"), "\(r.stderr)") }
+            let results = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [[String: Any]])
+            let detections = try #require(results.first?["detections"] as? [[String: Any]])
+            return detections.map { ($0["class_id"] as! Int, ($0["box"] as! [Any]).map { ($0 as! NSNumber).doubleValue }) }
+        }
+        let fp32 = try boxes("fp32"), int8 = try boxes("int8")
+        #expect(fp32.count >= 10 && abs(fp32.count - int8.count) <= max(1, fp32.count / 10), "\(fp32.count) vs \(int8.count)")
+        func iou(_ a: [Double], _ b: [Double]) -> Double {
+            let w = max(0, min(a[2], b[2]) - max(a[0], b[0])), h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+            return w * h / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h)
+        }
+        let unmatched = int8.filter { d in !fp32.contains { $0.0 == d.0 && iou($0.1, d.1) >= 0.8 } }
+        #expect(unmatched.count <= max(1, int8.count / 10), "\(unmatched.count) of \(int8.count) int8 boxes have no FP32 twin")
+    }
+
+    @Test func int8NeedsCalibrationImages() throws {
+        let r = try CLI.run(["detect", "--weights", "weights/yolov7-tiny-bccd.pt", "--precision", "int8", "images/BloodImage_00249.jpg"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("--calib") || r.stderr.contains("VNNI"), "\(r.stderr)")
+    }
+
+    /// Whether this CPU has AVX-512 VNNI (the int8 path's requirement), from /proc/cpuinfo.
+    static var vnni: Bool {
+        ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").contains("avx512_vnni")
+    }
+}

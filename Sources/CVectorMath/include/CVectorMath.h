@@ -56,3 +56,4 @@ void cvm_winograd4_output(const float *m, long ld, long pstride, long filters, l
                           long tw, const float *bias, int act, float slope, float *y, long h, long w);
 
 #endif
+#include "CVectorMathInt8.h"

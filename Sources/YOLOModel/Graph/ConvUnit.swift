@@ -62,8 +62,15 @@ public final class ConvUnit {
     public let geometry: ConvGeometry
     public let activation: Activation
     public var weights: ConvWeights {
-        didSet { preparedLock.withLock { preparedCache = nil } }
+        didSet {
+            preparedLock.withLock { preparedCache = nil }
+            int8 = nil
+        }
     }
+    /// When set, the planned pass runs this conv in int8 (`Int8ConvKernel`): its weights as
+    /// integers and its input's quantization grid, made by YOLOQuant's `Int8Execution`.
+    /// Dropped when the weights change.
+    public var int8: Int8Conv?
     public var bias: [Float]
     /// Called with every input this conv runs on, before it runs (calibration collects layer
     /// input statistics this way); nil in normal runs.
@@ -115,6 +122,13 @@ extension ConvUnit {
     /// Planned pass: from one workspace view into another (a slice of a concat, or a temporary).
     public func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, activation act: Activation? = nil) {
         if let inputObserver { inputObserver(ws.tensor(input)) }
+        if let int8, Int8ConvKernel.available {
+            Int8ConvKernel.forward(&ws, input: input, output: output, conv: int8, bias: bias,
+                                   activation: act ?? activation)
+            return
+        }
+        // The FP32 kernels use the scratch that holds an int8 conv's quantized input.
+        ws.quantizedInput = nil
         if tunesWinograd { tuneWinograd(&ws, input: input, output: output, activation: act ?? activation) }
         let tile: Winograd.Tile
         if case .provided = weights {
@@ -175,6 +189,8 @@ extension ConvUnit {
     /// not apply to, and packed ones, keep their weights. `values()` recomputes the dense
     /// weights from the transform (to float rounding) for whoever still asks.
     public func releaseDenseWeights() {
+        // An int8 conv runs from its integer weights (changing `weights` would drop them).
+        guard int8 == nil else { return }
         guard ConvKernel.useWinograd, case .dense = weights, let p = prepared, p.winograd != nil else { return }
         weights = .transformed(p, geometry)
     }

@@ -68,8 +68,14 @@ public final class YOLOModel {
             context.workspace.arena = [Float](repeating: 0, count: plan.arenaFloats)
         }
         context.workspace.input = input.data
+        context.workspace.quantizedInput = nil
         for node in nodes {
             let start = observe == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            // Only a plain conv node may reuse the previous int8 conv's quantized input (see
+            // `Workspace.reuseQuantizedInput`); any other layer may write anywhere.
+            let plainConv = node.layer is ConvLayer
+            context.workspace.reuseQuantizedInput = plainConv
+            if !plainConv { context.workspace.quantizedInput = nil }
             node.layer.run(plan.inputs[node.index], output: plan.outputs[node.index],
                            temporary: plan.temporaries[node.index], workspace: &context.workspace)
             if let observe {
@@ -77,6 +83,8 @@ public final class YOLOModel {
             }
         }
         context.workspace.input = []
+        context.workspace.quantizedInput = nil
+        context.workspace.reuseQuantizedInput = false
         var result: [Float] = []
         swap(&result, &context.workspace.result)
         let rows = result.count / (shape.batch * detect.outputsPerAnchor)
@@ -118,8 +126,9 @@ public final class YOLOModel {
         for conv in convs { conv.releaseDenseWeights() }
     }
 
-    /// Bytes of weights prepared for the fast path so far (Winograd transforms, made on first use).
-    public var preparedWeightBytes: Int { convs.reduce(0) { $0 + $1.preparedBytes } }
+    /// Bytes of weights prepared for the fast path so far (Winograd transforms, made on first
+    /// use; integer weights of convs switched to int8).
+    public var preparedWeightBytes: Int { convs.reduce(0) { $0 + $1.preparedBytes + ($1.int8?.weights.bytes ?? 0) } }
 
     /// Bytes held by conv weights and biases as loaded (packed weights count their packed size).
     public var weightBytes: Int {

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import YOLOModel
+import YOLOQuant
+import YOLOVision
+
+/// `--precision fp32|int8` and its calibration flags, shared by detect, eval and bench.
+enum Precision: String, ExpressibleByArgument, CaseIterable {
+    case fp32, int8
+}
+
+struct PrecisionOptions: ParsableArguments {
+    @Option(help: "Activations: fp32, or int8 (u8 activations per tensor x 8-bit or packed 4-bit weights, AVX-512 VNNI; needs calibration images).")
+    var precision: Precision = .fp32
+
+    @Option(name: .customLong("calib"), help: "int8: calibration images for the activation ranges: a dataset (its train split) or a folder of images. Never the test split.")
+    var calib: String?
+
+    @Option(name: .customLong("calib-images"), help: "int8: calibration images used (spread evenly over the list).")
+    var calibImages = 16
+
+    @Option(name: .customLong("calib-range"), help: "int8: minmax (extremes over all calibration images) or mean (mean of each image's extremes).")
+    var calibRange = "minmax"
+
+    @Option(name: .customLong("int8-keep"), help: "int8: comma-separated conv names to keep in FP32 (e.g. model.0.conv).")
+    var int8Keep: String?
+
+    func validate() throws {
+        guard calibImages >= 1 else { throw ValidationError("--calib-images must be at least 1") }
+        guard RangeStatistic(rawValue: calibRange) != nil else { throw ValidationError("--calib-range must be minmax or mean") }
+    }
+
+    /// Calibrates on `calib` (else `fallback`, a dataset whose train split is used) at `size`
+    /// and switches the model to int8; nothing for fp32. Prints one summary line on stderr.
+    func apply(to model: YOLOModel, size: Int, fallback: String? = nil) throws {
+        guard precision == .int8 else { return }
+        guard Int8Execution.available else {
+            throw ValidationError("--precision int8 needs a CPU with AVX-512 VNNI")
+        }
+        guard let source = calib ?? fallback else {
+            throw ValidationError("--precision int8 needs calibration images: give --calib (a dataset or a folder of train images)")
+        }
+        let files = try QuantizeCommand.calibrationImages(source, count: calibImages)
+        let start = Date()
+        let ranges = try ActivationCalibration.collect(
+            model: model, count: files.count, statistic: RangeStatistic(rawValue: calibRange)!, input: { i in
+                let image = try RGBImage(contentsOf: URL(fileURLWithPath: files[i]))
+                return Letterbox(detect: image, size: size, stride: model.maxStride).tensor()
+            }, progress: ProgressLine.reporter("calibration"))
+        let keep = Set((int8Keep ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        let summary = Int8Execution.enable(model: model, ranges: ranges, keep: keep)
+        printError("yolov7: \(summary); activation ranges (\(calibRange)) from \(files.count) images at \(size) "
+                   + String(format: "(%.1f s)", Date().timeIntervalSince(start)))
+    }
+}
