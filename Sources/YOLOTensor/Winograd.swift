@@ -39,15 +39,6 @@ public enum Winograd {
             if let t = ConvKernel.winogradTile, t.available { return t }
             return PointwiseKernel.available && ConvKernel.usePointwise ? .f4 : .f2
         }
-
-        /// The tile for weights decoded and transformed on every pass (packed models): F(4x4)'s
-        /// transform writes 36 floats per (filter, channel) pair against F(2x2)'s 16, which on
-        /// small planes costs more than its products save (Benchmarks, one thread, 512->1024 at
-        /// 20x20: F(2x2) 20.1 + 2.7 ms transform, F(4x4) 15.5 + 10.7 ms). F(4x4) from 40x40 up.
-        public static func preferredPerPass(plane: Int) -> Tile {
-            let tile = preferred
-            return ConvKernel.winogradTile == nil && tile == .f4 && plane < 1600 ? .f2 : tile
-        }
     }
 
     /// Whether a conv runs this way: 3x3, stride 1, padding 1, ungrouped, and wide enough that

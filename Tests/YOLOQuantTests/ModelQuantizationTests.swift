@@ -64,8 +64,6 @@ struct ModelQuantizationTests {
             #expect(provider.denseWeights() == dense, "\(p.name)")
             #expect(p.bias == f.bias)
         }
-        packed.pinWinogradTiles()
-        fake.pinWinogradTiles()
         let a = packed.forward(input)
         let b = fake.forward(input)
         #expect(a.shape == b.shape)
@@ -81,7 +79,6 @@ struct ModelQuantizationTests {
         #expect(difference < bound, "\(recipe): \(difference)")
 
         ModelQuantizer.apply(quantized, mode: .packed)
-        model.pinWinogradTiles()
         #expect(model.forward(input).data == a.data, "in-memory packed model differs from the loaded file")
     }
 
@@ -446,8 +443,6 @@ struct ModelQuantizationTests {
 
         let fake = try ModelLoader.load(path: fakePath)
         let input = try F.fixtureInput("tiny_BloodImage_00031_416_input.npy")
-        packed.pinWinogradTiles()
-        fake.pinWinogradTiles()
         let a = packed.forward(input), b = fake.forward(input)
         #expect(a.data == b.data, "packed and fake predictions differ")
         #expect(Self.relativeRMS(a, model.forward(input)) < 0.1)  // measured 0.051

@@ -1,5 +1,4 @@
 import Foundation
-import YOLOModel
 import YOLOTensor
 @testable import YOLOQuant
 
@@ -50,13 +49,4 @@ func allFormats(bits: [Int] = Array(2...8)) throws -> [QuantFormat] {
         }
     }
     return formats
-}
-
-extension YOLOModel {
-    /// Packed models run F(2x2) on small planes by default (their per-pass weight transform
-    /// costs more than F(4x4) saves there) while dense ones keep F(4x4): pinning every conv to
-    /// one tile makes a packed model and its fake-quantized twin compute bit for bit alike.
-    func pinWinogradTiles(_ tile: Winograd.Tile = .preferred) {
-        for conv in convs { conv.winogradTile = tile }
-    }
 }

@@ -130,13 +130,7 @@ extension ConvUnit {
         // The FP32 kernels use the scratch that holds an int8 conv's quantized input.
         ws.quantizedInput = nil
         if tunesWinograd { tuneWinograd(&ws, input: input, output: output, activation: act ?? activation) }
-        let tile: Winograd.Tile
-        if case .provided = weights {
-            tile = winogradTile ?? .preferredPerPass(plane: input.shape.planeSize)
-        } else {
-            tile = winogradTile ?? .preferred
-        }
-        run(&ws, input: input, output: output, activation: act ?? activation, tile: tile)
+        run(&ws, input: input, output: output, activation: act ?? activation, tile: winogradTile ?? .preferred)
     }
 
     private func run(_ ws: inout Workspace, input: FeatureView, output: FeatureView, activation: Activation,
