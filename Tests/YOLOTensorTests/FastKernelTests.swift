@@ -206,6 +206,35 @@ struct WinogradWeightTransformTests {
     }
 }
 
+/// Winograd `tile` on a batch-2 input written into a channel slice of a wider map, against the
+/// direct reference (identity and SiLU, 1 and 2 workers): max error within `bound` of the
+/// largest output, and the channels around the slice untouched.
+func expectWinogradMatchesDirect(c: Int, f: Int, h: Int, w: Int, tile: Winograd.Tile, products: Winograd.Products,
+                                 bound: Float, seed: UInt64) {
+    let g = ConvGeometry(inChannels: c, outChannels: f, kernel: 3, stride: 1, padding: 1)
+    let x = Tensor(shape: [2, c, h, w], data: randomValues(2 * c * h * w, seed: seed))
+    let weight = randomValues(g.weightCount, seed: seed + 1), bias = randomValues(f, seed: seed + 2)
+    let u = Winograd.transformWeights(weight, filters: f, channels: c, tile: tile)
+    for act in [Activation.identity, .silu] {
+        let ref = ConvKernel.reference(input: x, weight: weight, bias: bias, geometry: g, activation: act)
+        let scale = ref.maxAbs
+        for workers in [1, 2] {
+            var ws = Workspace(arenaFloats: 2 * (f + 3) * h * w)
+            ws.input = x.data
+            ws.arena = [Float](repeating: 7, count: ws.arena.count)
+            let out = FeatureView(offset: 0, shape: FeatureShape(batch: 2, channels: f + 3, height: h, width: w))
+            Winograd.forward(&ws, input: FeatureView(storage: .input, offset: 0, shape: x.featureShape),
+                             output: out.channels(2, f), transformed: u, tile: tile, products: products, bias: bias,
+                             geometry: g, activation: act, workers: workers)
+            let got = ws.tensor(out.channels(2, f))
+            let err = zip(got.data, ref.data).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(err <= bound * scale, "\(tile) \(c)x\(f) \(h)x\(w) \(products) \(act) workers \(workers): \(err) of \(scale)")
+            #expect(ws.tensor(out.channels(0, 2)).data.allSatisfy { $0 == 7 })
+            #expect(ws.tensor(out.channels(f + 2, 1)).data.allSatisfy { $0 == 7 })
+        }
+    }
+}
+
 /// Winograd F(2x2, 3x3) against the direct reference: odd and even sizes (cropped last tiles),
 /// both tilings (tile-row blocks on big planes, filter blocks on small ones with 2 workers),
 /// batch 2 into a channel slice.
@@ -215,33 +244,12 @@ struct WinogradTests {
     @Test(arguments: 0..<4)
     func matchesDirectConvolution(caseIndex: Int) {
         let (c, f, h, w) = Self.cases[caseIndex]
-        let g = ConvGeometry(inChannels: c, outChannels: f, kernel: 3, stride: 1, padding: 1)
-        #expect(Winograd.applies(g))
-        let x = Tensor(shape: [2, c, h, w], data: randomValues(2 * c * h * w, seed: 41))
-        let weight = randomValues(g.weightCount, seed: 42), bias = randomValues(f, seed: 43)
-        let u = Winograd.transformWeights(weight, filters: f, channels: c)
+        #expect(Winograd.applies(ConvGeometry(inChannels: c, outChannels: f, kernel: 3, stride: 1, padding: 1)))
         // Both ways of running the products: sgemm, and the blocked kernel where the CPU has it.
         let productKernels: [Winograd.Products] = PointwiseKernel.available ? [.sgemm, .blocked] : [.sgemm]
         for products in productKernels {
-        for act in [Activation.identity, .silu] {
-            let ref = ConvKernel.reference(input: x, weight: weight, bias: bias, geometry: g, activation: act)
-            let scale = ref.maxAbs
-            for workers in [1, 2] {
-                var ws = Workspace(arenaFloats: 2 * (f + 3) * h * w)
-                ws.input = x.data
-                ws.arena = [Float](repeating: 7, count: ws.arena.count)
-                let out = FeatureView(offset: 0, shape: FeatureShape(batch: 2, channels: f + 3, height: h, width: w))
-                Winograd.forward(&ws, input: FeatureView(storage: .input, offset: 0, shape: x.featureShape),
-                                 output: out.channels(2, f), transformed: u, products: products, bias: bias, geometry: g,
-                                 activation: act, workers: workers)
-                let got = ws.tensor(out.channels(2, f))
-                // Sums of 144 products of values in [-1, 1]: relative 1e-5 of the largest output.
-                let err = zip(got.data, ref.data).map { abs($0 - $1) }.max() ?? .infinity
-                #expect(err <= 1e-5 * scale, "case \(caseIndex) \(products) \(act) workers \(workers): \(err) of \(scale)")
-                #expect(ws.tensor(out.channels(0, 2)).data.allSatisfy { $0 == 7 })
-                #expect(ws.tensor(out.channels(f + 2, 1)).data.allSatisfy { $0 == 7 })
-            }
-        }
+            // Sums of 144 products of values in [-1, 1]: relative 1e-5 of the largest output.
+            expectWinogradMatchesDirect(c: c, f: f, h: h, w: w, tile: .f2, products: products, bound: 1e-5, seed: 41)
         }
     }
 
@@ -534,29 +542,8 @@ struct Winograd4Tests {
     /// batch 2 into a channel slice), and a plane wider than one column chunk (1,030 > 4 x 256).
     @Test(arguments: [(16, 16, 9, 7), (24, 40, 37, 30), (32, 20, 6, 5), (16, 48, 64, 66), (16, 17, 5, 1030)])
     func matchesDirectConvolution(c: Int, f: Int, h: Int, w: Int) {
-        let g = ConvGeometry(inChannels: c, outChannels: f, kernel: 3, stride: 1, padding: 1)
-        let x = Tensor(shape: [2, c, h, w], data: randomValues(2 * c * h * w, seed: 505))
-        let weight = randomValues(g.weightCount, seed: 506), bias = randomValues(f, seed: 507)
-        let u = Winograd.transformWeights(weight, filters: f, channels: c, tile: .f4)
-        for act in [Activation.identity, .silu] {
-            let ref = ConvKernel.reference(input: x, weight: weight, bias: bias, geometry: g, activation: act)
-            let scale = ref.maxAbs
-            for workers in [1, 2] {
-                var ws = Workspace(arenaFloats: 2 * (f + 3) * h * w)
-                ws.input = x.data
-                ws.arena = [Float](repeating: 7, count: ws.arena.count)
-                let out = FeatureView(offset: 0, shape: FeatureShape(batch: 2, channels: f + 3, height: h, width: w))
-                Winograd.forward(&ws, input: FeatureView(storage: .input, offset: 0, shape: x.featureShape),
-                                 output: out.channels(2, f), transformed: u, tile: .f4, bias: bias, geometry: g,
-                                 activation: act, workers: workers)
-                let got = ws.tensor(out.channels(2, f))
-                let err = zip(got.data, ref.data).map { abs($0 - $1) }.max() ?? .infinity
-                // F(4x4)'s larger coefficients: measured about 1e-6 relative here; bound 2e-5.
-                #expect(err <= 2e-5 * scale, "\(c)x\(f) \(h)x\(w) \(act) workers \(workers): \(err) of \(scale)")
-                #expect(ws.tensor(out.channels(0, 2)).data.allSatisfy { $0 == 7 })
-                #expect(ws.tensor(out.channels(f + 2, 1)).data.allSatisfy { $0 == 7 })
-            }
-        }
+        // F(4x4)'s larger coefficients: measured about 1e-6 relative here; bound 2e-5.
+        expectWinogradMatchesDirect(c: c, f: f, h: h, w: w, tile: .f4, products: .blocked, bound: 2e-5, seed: 505)
     }
 
     /// The tiling the wide case needs: several column chunks per tile row.
