@@ -215,6 +215,11 @@ public enum ConvKernel {
                                activation: Activation, tile: Winograd.Tile = .preferred, workers requested: Int? = nil) {
         let workers = requested ?? ws.threadCount
         if useWinograd && Winograd.applies(g) {
+            if Winograd.decodesPerBlock(g, input: input.shape, tile: tile, workers: workers) {
+                Winograd.forward(&ws, input: input, output: output, decoder: decoder, bias: bias, geometry: g,
+                                 activation: activation, workers: workers)
+                return
+            }
             ws.stageWinograd(decoder, geometry: g, tile: tile, workers: workers)
             var u: [Float] = []
             swap(&u, &ws.stagedTransform)

@@ -359,6 +359,74 @@ public enum Winograd {
         }
     }
 
+    /// Filters per block when packed weights are decoded and transformed block by block: a
+    /// block's transform (36 x 8 x C floats) stays in L2 until its products have read it.
+    static let decodeBlockFilters = 8
+
+    /// Whether a packed conv runs through `forward(decoder:)`: F(4x4) on planes small enough
+    /// for the filter-block tiling, where the weights (not the tiles) are most of the data.
+    static func decodesPerBlock(_ g: ConvGeometry, input: FeatureShape, tile: Tile, workers: Int) -> Bool {
+        tile == .f4 && input.batch == 1
+            && WinogradTiling(geometry: g, input: input, workers: workers, tile: tile).mode == .filters
+    }
+
+    /// F(4x4) with weights decoded as it runs, for small planes: each task decodes a block of
+    /// filters, transforms it into its own scratch and runs that block's 36 products at once,
+    /// so the transformed weights (4x the weights) never go out to memory and no whole-layer
+    /// copy exists (`Workspace.stageWinograd` writes one of those for the other cases). Same
+    /// arithmetic as staging the layer and calling `forward(transformed:)`, so the same floats.
+    public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, decoder: WeightDecoder,
+                               bias: [Float], geometry g: ConvGeometry, activation: Activation, workers: Int) {
+        let t = WinogradTiling(geometry: g, input: input.shape, workers: workers, tile: .f4)
+        precondition(t.mode == .filters && input.shape.batch == 1 && output.storage == .arena
+                     && input.shape.channels == g.inChannels && output.shape.channels == g.outChannels
+                     && bias.count == g.outChannels && Tile.f4.available, "Winograd: decoding path does not fit")
+        let c = t.channels, f = t.filters, h = t.height, w = t.width
+        let tiles = t.tileRows * t.tileColumns
+        let fb = decodeBlockFilters
+        let perWorker = (9 + 36) * fb * c
+        let workerCount = max(1, workers)
+        ws.reserveScratch(t.scratchFloats + workerCount * perWorker)
+        let (act, slope) = PointwiseKernel.code(activation)
+        let fromInput = input.storage == .input
+        ws.arena.withUnsafeMutableBufferPointer { arenaBuf in
+            ws.input.withUnsafeBufferPointer { inputBuf in
+                ws.scratch.withUnsafeMutableBufferPointer { scratchBuf in
+                    bias.withUnsafeBufferPointer { bBuf in
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: fb) { zeros in
+                            zeros.initialize(repeating: 0)
+                            let noBias = UnsafePointer(zeros.baseAddress!)
+                            let x = (fromInput ? inputBuf.baseAddress! : UnsafePointer(arenaBuf.baseAddress!)) + input.offset
+                            let y = arenaBuf.baseAddress! + output.offset
+                            let v = scratchBuf.baseAddress!, m = v + 36 * c * tiles
+                            let blocks = scratchBuf.baseAddress! + t.scratchFloats
+                            Parallel.forEachChunk(c, minPerChunk: 8, workers: workers) { range in
+                                cvm_winograd4_input(x + range.lowerBound * h * w, range.count, h, w, 0, t.tileRows, 0,
+                                                    t.tileColumns, v + range.lowerBound * tiles, tiles, c * tiles)
+                            }
+                            Parallel.forEachTask((f + fb - 1) / fb, workers: workers) { worker, block in
+                                let f0 = block * fb, n = min(fb, f - f0)
+                                let planes = blocks + worker * perWorker, u = planes + 9 * fb * c
+                                decoder.decode(filters: f0..<(f0 + n), order: .kernelMajor, into: planes)
+                                cvm_winograd4_weights(planes, n * c, u, n * c)
+                                for xi in 0..<36 {
+                                    cvm_pointwise(v + xi * c * tiles, tiles, u + xi * n * c, c, c, noBias,
+                                                  m + (xi * f + f0) * tiles, tiles, 0, n, 0, tiles,
+                                                  Int32(CVM_ACT_IDENTITY), 0)
+                                }
+                            }
+                            Parallel.forEachChunk(f, minPerChunk: 4, workers: workers) { range in
+                                cvm_winograd4_output(m + range.lowerBound * tiles, tiles, f * tiles, range.count, 0,
+                                                     t.tileRows, 0, t.tileColumns, bBuf.baseAddress! + range.lowerBound,
+                                                     act, slope, y + range.lowerBound * h * w, h, w)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// What runs the 16 products `M[xi] = U[xi] V[xi]` (the weights `[16][F][C]` are the same).
     public enum Products: Sendable, Equatable {
         case sgemm

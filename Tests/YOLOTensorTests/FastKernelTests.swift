@@ -265,7 +265,8 @@ struct WinogradTests {
 
 /// Weights decoded as the conv runs (`WeightDecoder`, how packed models run) against the same
 /// weights held dense: identical outputs, on the Winograd path (with enough channels that the
-/// staging runs in several filter blocks) and the im2col / pointwise paths.
+/// staging runs in several filter blocks; with 2 workers these small planes take the
+/// block-by-block F(4x4) path, 20 filters leaving a partial block) and the im2col / pointwise paths.
 struct StagedWeightTests {
     /// Hands out a dense weight block by block, in either order.
     final class DenseDecoder: WeightDecoder, @unchecked Sendable {
@@ -292,7 +293,7 @@ struct StagedWeightTests {
         }
     }
 
-    @Test(arguments: [(256, 40, 3, 1), (24, 20, 3, 2), (32, 48, 1, 1), (3, 16, 3, 2)])
+    @Test(arguments: [(256, 40, 3, 1), (32, 20, 3, 1), (24, 20, 3, 2), (32, 48, 1, 1), (3, 16, 3, 2)])
     func stagedEqualsDense(channels: Int, filters: Int, kernel: Int, stride: Int) {
         let g = ConvGeometry(inChannels: channels, outChannels: filters, kernel: kernel, stride: stride,
                              padding: kernel / 2)
@@ -310,6 +311,10 @@ struct StagedWeightTests {
             return ws.arena
         }
         for workers in [1, 2] {
+            if Winograd.applies(g) && Winograd.Tile.preferred == .f4 {
+                let shape = FeatureShape(batch: 1, channels: channels, height: h, width: w)
+                #expect(Winograd.decodesPerBlock(g, input: shape, tile: .f4, workers: workers) == (workers == 2))
+            }
             let dense = run { ws in
                 ConvKernel.forward(&ws, input: inView, output: outView, weight: weight, bias: bias, geometry: g,
                                    activation: .silu, prepared: PreparedWeights(weight: weight, geometry: g),
