@@ -152,15 +152,9 @@ public enum ConvKernel {
                                workers requested: Int? = nil) {
         let workers = requested ?? ws.threadCount
         if useWinograd && Winograd.applies(g) {
-            if let p = prepared, let u = p.winograd {
-                Winograd.forward(&ws, input: input, output: output, transformed: u, tile: p.winogradTile, bias: bias,
-                                 geometry: g, activation: activation, workers: workers)
-            } else {
-                let tile = Winograd.Tile.preferred
-                let u = Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels, tile: tile)
-                Winograd.forward(&ws, input: input, output: output, transformed: u, tile: tile, bias: bias, geometry: g,
-                                 activation: activation, workers: workers)
-            }
+            let p = prepared?.winograd != nil ? prepared! : PreparedWeights(weight: weight, geometry: g)
+            Winograd.forward(&ws, input: input, output: output, transformed: p.winograd!, tile: p.winogradTile,
+                             bias: bias, geometry: g, activation: activation, workers: workers)
             return
         }
         // The blocked kernel reads the weights as they are; 3x3 stride-1 convs with Winograd
@@ -329,32 +323,32 @@ public enum ConvKernel {
 
     /// The column matrix rows of `rows` output rows from `rowStart` through `im2colFast`, for tests.
     public static func unfoldFast(_ input: Tensor, geometry g: ConvGeometry, rowStart: Int, rows: Int) -> [Float] {
-        let s = input.featureShape
-        let ow = g.outputSize(height: s.height, width: s.width).width
-        var col = [Float](repeating: .nan, count: g.inChannels * g.kernelH * g.kernelW * rows * ow)
-        input.data.withUnsafeBufferPointer { x in
-            col.withUnsafeMutableBufferPointer { c in
-                // Two channel ranges, as the filter-block mode splits them over workers.
-                let half = g.inChannels / 2
-                for range in [0..<half, half..<g.inChannels] where !range.isEmpty {
-                    im2colFast(x.baseAddress!, channels: range, height: s.height, width: s.width, geometry: g,
-                               outWidth: ow, rowStart: rowStart, rowCount: rows, into: c.baseAddress!)
-                }
+        unfoldRows(input, geometry: g, rows: rows) { x, col, s, ow in
+            // Two channel ranges, as the filter-block mode splits them over workers.
+            let half = g.inChannels / 2
+            for range in [0..<half, half..<g.inChannels] where !range.isEmpty {
+                im2colFast(x, channels: range, height: s.height, width: s.width, geometry: g,
+                           outWidth: ow, rowStart: rowStart, rowCount: rows, into: col)
             }
         }
-        return col
     }
 
     /// The same through the Swift `im2col` (the reference).
     public static func unfold(_ input: Tensor, geometry g: ConvGeometry, rowStart: Int, rows: Int) -> [Float] {
+        unfoldRows(input, geometry: g, rows: rows) { x, col, s, ow in
+            im2col(x, channels: 0..<g.inChannels, height: s.height, width: s.width, geometry: g,
+                   outWidth: ow, rowStart: rowStart, rowCount: rows, into: col)
+        }
+    }
+
+    /// A NaN-filled column matrix for `rows` output rows, handed to `fill` with the input.
+    private static func unfoldRows(_ input: Tensor, geometry g: ConvGeometry, rows: Int,
+                                   fill: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, FeatureShape, Int) -> Void) -> [Float] {
         let s = input.featureShape
         let ow = g.outputSize(height: s.height, width: s.width).width
         var col = [Float](repeating: .nan, count: g.inChannels * g.kernelH * g.kernelW * rows * ow)
         input.data.withUnsafeBufferPointer { x in
-            col.withUnsafeMutableBufferPointer { c in
-                im2col(x.baseAddress!, channels: 0..<g.inChannels, height: s.height, width: s.width, geometry: g,
-                       outWidth: ow, rowStart: rowStart, rowCount: rows, into: c.baseAddress!)
-            }
+            col.withUnsafeMutableBufferPointer { c in fill(x.baseAddress!, c.baseAddress!, s, ow) }
         }
         return col
     }
@@ -409,11 +403,21 @@ public struct PreparedWeights: Sendable {
     public let winograd: [Float]?
     /// The tile `winograd` was made for.
     public let winogradTile: Winograd.Tile
+    /// The conv they were made for.
+    public let geometry: ConvGeometry
 
     public init(weight: [Float], geometry g: ConvGeometry, tile: Winograd.Tile = .preferred) {
         winogradTile = tile
+        geometry = g
         winograd = Winograd.applies(g)
             ? Winograd.transformWeights(weight, filters: g.outChannels, channels: g.inChannels, tile: tile) : nil
+    }
+
+    /// The dense weights back from the Winograd transform (`Winograd.untransformWeights`: equal
+    /// to the originals up to float rounding); nil when there is no transform.
+    public func untransformed() -> [Float]? {
+        winograd.map { Winograd.untransformWeights($0, filters: geometry.outChannels, channels: geometry.inChannels,
+                                                   tile: winogradTile) }
     }
 
     public var bytes: Int { (winograd?.count ?? 0) * MemoryLayout<Float>.size }

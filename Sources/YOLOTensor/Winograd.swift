@@ -216,16 +216,56 @@ public enum Winograd {
     public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, transformed u: [Float],
                                tile: Tile = .f2, products: Products = .preferred, bias: [Float],
                                geometry g: ConvGeometry, activation: Activation, workers requested: Int? = nil) {
-        let workers = requested ?? ws.threadCount
+        precondition(u.count >= tile.positions * g.inChannels * g.outChannels, "Winograd: weight sizes")
+        forward(&ws, input: input, output: output, weights: .transformed(u), tile: tile, products: products, bias: bias,
+                geometry: g, activation: activation, workers: requested ?? ws.threadCount)
+    }
+
+    /// F(4x4) with weights decoded as it runs, for small planes (`decodesPerBlock`): each task
+    /// decodes a block of filters, transforms it into its own scratch and runs that block's 36
+    /// products at once, so the transformed weights (4x the weights) never go out to memory and
+    /// no whole-layer copy exists (`Workspace.stageWinograd` writes one of those for the other
+    /// cases). Same arithmetic as staging the layer and calling `forward(transformed:)`, so the
+    /// same floats.
+    public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, decoder: WeightDecoder,
+                               bias: [Float], geometry g: ConvGeometry, activation: Activation, workers: Int) {
+        precondition(decodesPerBlock(g, input: input.shape, tile: .f4, workers: workers),
+                     "Winograd: the decoding path is for F(4x4) on small planes, batch 1")
+        forward(&ws, input: input, output: output, weights: .decoded(decoder), tile: .f4, products: .blocked, bias: bias,
+                geometry: g, activation: activation, workers: workers)
+    }
+
+    /// Where a conv's transformed weights come from.
+    enum Weights {
+        case transformed([Float])
+        /// Decoded and transformed per block of `decodeBlockFilters` filters (F(4x4), `filters` tiling).
+        case decoded(WeightDecoder)
+    }
+
+    /// The weights as `run` / `run4` read them: a whole transform, or a decoder and per-worker
+    /// block scratch (`(9 + 36) * decodeBlockFilters * C` floats each).
+    enum WeightPointers {
+        case transformed(UnsafePointer<Float>)
+        case decoded(WeightDecoder, blocks: UnsafeMutablePointer<Float>)
+    }
+
+    private static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, weights: Weights,
+                                tile: Tile, products: Products, bias: [Float], geometry g: ConvGeometry,
+                                activation: Activation, workers: Int) {
         precondition(applies(g) && input.shape.channels == g.inChannels && output.shape.channels == g.outChannels
                      && output.shape.height == input.shape.height && output.shape.width == input.shape.width
                      && output.shape.batch == input.shape.batch && output.storage == .arena, "Winograd: views do not fit")
-        precondition(u.count >= tile.positions * g.inChannels * g.outChannels && bias.count == g.outChannels,
-                     "Winograd: weight sizes")
+        precondition(bias.count == g.outChannels, "Winograd: bias size")
         precondition((products == .sgemm || PointwiseKernel.available) && tile.available,
                      "Winograd: the blocked kernel and F(4x4) need AVX-512")
         let t = WinogradTiling(geometry: g, input: input.shape, workers: workers, tile: tile)
-        ws.reserveScratch(t.scratchFloats)
+        var u: [Float] = []
+        var blockFloats = 0
+        switch weights {
+        case .transformed(let all): u = all
+        case .decoded: blockFloats = (9 + 36) * decodeBlockFilters * g.inChannels
+        }
+        ws.reserveScratch(t.scratchFloats + max(1, workers) * blockFloats)
         let fromInput = input.storage == .input
         ws.arena.withUnsafeMutableBufferPointer { arenaBuf in
             ws.input.withUnsafeBufferPointer { inputBuf in
@@ -233,13 +273,22 @@ public enum Winograd {
                     u.withUnsafeBufferPointer { uBuf in
                         bias.withUnsafeBufferPointer { bBuf in
                             let xBase = fromInput ? inputBuf.baseAddress! : UnsafePointer(arenaBuf.baseAddress!)
+                            let source: WeightPointers
+                            switch weights {
+                            case .transformed: source = .transformed(uBuf.baseAddress!)
+                            case .decoded(let d): source = .decoded(d, blocks: scratchBuf.baseAddress! + t.scratchFloats)
+                            }
                             for n in 0..<input.shape.batch {
+                                let x = xBase + input.offset + n * input.batchStride
+                                let y = arenaBuf.baseAddress! + output.offset + n * output.batchStride
                                 // F(2x2) transforms in Swift, F(4x4)'s in C.
-                                let body = tile == .f4 ? run4 : run
-                                body(t, xBase + input.offset + n * input.batchStride,
-                                     arenaBuf.baseAddress! + output.offset + n * output.batchStride,
-                                     uBuf.baseAddress!, products, bBuf.baseAddress!, scratchBuf.baseAddress!,
-                                     activation, workers)
+                                if case .transformed(let uPointer) = source, tile == .f2 {
+                                    run(t, x: x, y: y, u: uPointer, products: products, bias: bBuf.baseAddress!,
+                                        scratch: scratchBuf.baseAddress!, activation: activation, workers: workers)
+                                } else {
+                                    run4(t, x: x, y: y, weights: source, bias: bBuf.baseAddress!,
+                                         scratch: scratchBuf.baseAddress!, activation: activation, workers: workers)
+                                }
                             }
                         }
                     }
@@ -307,7 +356,7 @@ public enum Winograd {
 
     /// F(4x4): transforms in C (Winograd4.c), the 36 products through the blocked kernel.
     static func run4(_ t: WinogradTiling, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-                     u: UnsafePointer<Float>, products: Products, bias: UnsafePointer<Float>,
+                     weights: WeightPointers, bias: UnsafePointer<Float>,
                      scratch: UnsafeMutablePointer<Float>, activation: Activation, workers: Int) {
         let c = t.channels, f = t.filters, h = t.height, w = t.width
         let (act, slope) = PointwiseKernel.code(activation)
@@ -327,6 +376,7 @@ public enum Winograd {
                 let v = scratch + worker * t.scratchPerWorker
                 let m = v + 36 * c * tiles
                 cvm_winograd4_input(x, c, h, w, ty0, ty1, tx0, tw, v, tiles, c * tiles)
+                guard case .transformed(let u) = weights else { preconditionFailure("decoded weights need the filters tiling") }
                 for xi in 0..<36 {
                     cvm_pointwise(v + xi * c * tiles, tiles, u + xi * f * c, c, c, noBias, m + xi * f * tiles, tiles,
                                   0, f, 0, tiles, Int32(CVM_ACT_IDENTITY), 0)
@@ -343,12 +393,28 @@ public enum Winograd {
                 cvm_winograd4_input(x + range.lowerBound * h * w, range.count, h, w, 0, t.tileRows, 0, t.tileColumns,
                                     v + range.lowerBound * tiles, tiles, c * tiles)
             }
-            let blocks = (f + t.filtersPerTask - 1) / t.filtersPerTask
-            Parallel.forEachTask(36 * blocks, workers: workers) { _, task in
-                let xi = task / blocks
-                let f0 = (task % blocks) * t.filtersPerTask
-                cvm_pointwise(v + xi * c * tiles, tiles, u + xi * f * c, c, c, noBias, m + xi * f * tiles, tiles,
-                              f0, min(f, f0 + t.filtersPerTask), 0, tiles, Int32(CVM_ACT_IDENTITY), 0)
+            switch weights {
+            case .transformed(let u):
+                let blocks = (f + t.filtersPerTask - 1) / t.filtersPerTask
+                Parallel.forEachTask(36 * blocks, workers: workers) { _, task in
+                    let xi = task / blocks
+                    let f0 = (task % blocks) * t.filtersPerTask
+                    cvm_pointwise(v + xi * c * tiles, tiles, u + xi * f * c, c, c, noBias, m + xi * f * tiles, tiles,
+                                  f0, min(f, f0 + t.filtersPerTask), 0, tiles, Int32(CVM_ACT_IDENTITY), 0)
+                }
+            case .decoded(let decoder, let scratchBlocks):
+                // Tasks are filter blocks: decode, transform (in cache), then all 36 products.
+                let fb = decodeBlockFilters, perWorker = (9 + 36) * fb * c
+                Parallel.forEachTask((f + fb - 1) / fb, workers: workers) { worker, block in
+                    let f0 = block * fb, n = min(fb, f - f0)
+                    let planes = scratchBlocks + worker * perWorker, u = planes + 9 * fb * c
+                    decoder.decode(filters: f0..<(f0 + n), order: .kernelMajor, into: planes)
+                    cvm_winograd4_weights(planes, n * c, u, n * c)
+                    for xi in 0..<36 {
+                        cvm_pointwise(v + xi * c * tiles, tiles, u + xi * n * c, c, c, noBias, m + (xi * f + f0) * tiles,
+                                      tiles, 0, n, 0, tiles, Int32(CVM_ACT_IDENTITY), 0)
+                    }
+                }
             }
             Parallel.forEachChunk(f, minPerChunk: 4, workers: workers) { range in
                 cvm_winograd4_output(m + range.lowerBound * tiles, tiles, f * tiles, range.count, 0, t.tileRows, 0,
@@ -368,63 +434,6 @@ public enum Winograd {
     static func decodesPerBlock(_ g: ConvGeometry, input: FeatureShape, tile: Tile, workers: Int) -> Bool {
         tile == .f4 && input.batch == 1
             && WinogradTiling(geometry: g, input: input, workers: workers, tile: tile).mode == .filters
-    }
-
-    /// F(4x4) with weights decoded as it runs, for small planes: each task decodes a block of
-    /// filters, transforms it into its own scratch and runs that block's 36 products at once,
-    /// so the transformed weights (4x the weights) never go out to memory and no whole-layer
-    /// copy exists (`Workspace.stageWinograd` writes one of those for the other cases). Same
-    /// arithmetic as staging the layer and calling `forward(transformed:)`, so the same floats.
-    public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, decoder: WeightDecoder,
-                               bias: [Float], geometry g: ConvGeometry, activation: Activation, workers: Int) {
-        let t = WinogradTiling(geometry: g, input: input.shape, workers: workers, tile: .f4)
-        precondition(t.mode == .filters && input.shape.batch == 1 && output.storage == .arena
-                     && input.shape.channels == g.inChannels && output.shape.channels == g.outChannels
-                     && bias.count == g.outChannels && Tile.f4.available, "Winograd: decoding path does not fit")
-        let c = t.channels, f = t.filters, h = t.height, w = t.width
-        let tiles = t.tileRows * t.tileColumns
-        let fb = decodeBlockFilters
-        let perWorker = (9 + 36) * fb * c
-        let workerCount = max(1, workers)
-        ws.reserveScratch(t.scratchFloats + workerCount * perWorker)
-        let (act, slope) = PointwiseKernel.code(activation)
-        let fromInput = input.storage == .input
-        ws.arena.withUnsafeMutableBufferPointer { arenaBuf in
-            ws.input.withUnsafeBufferPointer { inputBuf in
-                ws.scratch.withUnsafeMutableBufferPointer { scratchBuf in
-                    bias.withUnsafeBufferPointer { bBuf in
-                        withUnsafeTemporaryAllocation(of: Float.self, capacity: fb) { zeros in
-                            zeros.initialize(repeating: 0)
-                            let noBias = UnsafePointer(zeros.baseAddress!)
-                            let x = (fromInput ? inputBuf.baseAddress! : UnsafePointer(arenaBuf.baseAddress!)) + input.offset
-                            let y = arenaBuf.baseAddress! + output.offset
-                            let v = scratchBuf.baseAddress!, m = v + 36 * c * tiles
-                            let blocks = scratchBuf.baseAddress! + t.scratchFloats
-                            Parallel.forEachChunk(c, minPerChunk: 8, workers: workers) { range in
-                                cvm_winograd4_input(x + range.lowerBound * h * w, range.count, h, w, 0, t.tileRows, 0,
-                                                    t.tileColumns, v + range.lowerBound * tiles, tiles, c * tiles)
-                            }
-                            Parallel.forEachTask((f + fb - 1) / fb, workers: workers) { worker, block in
-                                let f0 = block * fb, n = min(fb, f - f0)
-                                let planes = blocks + worker * perWorker, u = planes + 9 * fb * c
-                                decoder.decode(filters: f0..<(f0 + n), order: .kernelMajor, into: planes)
-                                cvm_winograd4_weights(planes, n * c, u, n * c)
-                                for xi in 0..<36 {
-                                    cvm_pointwise(v + xi * c * tiles, tiles, u + xi * n * c, c, c, noBias,
-                                                  m + (xi * f + f0) * tiles, tiles, 0, n, 0, tiles,
-                                                  Int32(CVM_ACT_IDENTITY), 0)
-                                }
-                            }
-                            Parallel.forEachChunk(f, minPerChunk: 4, workers: workers) { range in
-                                cvm_winograd4_output(m + range.lowerBound * tiles, tiles, f * tiles, range.count, 0,
-                                                     t.tileRows, 0, t.tileColumns, bBuf.baseAddress! + range.lowerBound,
-                                                     act, slope, y + range.lowerBound * h * w, h, w)
-                            }
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// What runs the 16 products `M[xi] = U[xi] V[xi]` (the weights `[16][F][C]` are the same).

@@ -31,7 +31,7 @@ public enum ConvWeights {
     case provided(ConvWeightProvider)
     /// Only the Winograd form is kept (`ConvUnit.releaseDenseWeights`, for inference): the
     /// dense weights would be a second, unused copy.
-    case transformed(PreparedWeights, ConvGeometry)
+    case transformed(PreparedWeights)
 
     /// The dense weights. For `transformed` they are recomputed from the transform, equal to
     /// the originals up to float rounding (`Winograd.untransformWeights`).
@@ -39,9 +39,7 @@ public enum ConvWeights {
         switch self {
         case .dense(let w): return w
         case .provided(let p): return p.denseWeights()
-        case .transformed(let p, let g):
-            return Winograd.untransformWeights(p.winograd!, filters: g.outChannels, channels: g.inChannels,
-                                               tile: p.winogradTile)
+        case .transformed(let p): return p.untransformed()!
         }
     }
 
@@ -139,7 +137,7 @@ extension ConvUnit {
         case .dense(let w):
             ConvKernel.forward(&ws, input: input, output: output, weight: w, bias: bias,
                                geometry: geometry, activation: activation, prepared: given ?? prepared)
-        case .transformed(let p, _):
+        case .transformed(let p):
             ConvKernel.forward(&ws, input: input, output: output, weight: [], bias: bias,
                                geometry: geometry, activation: activation, prepared: p)
         case .provided(let p):
@@ -186,12 +184,12 @@ extension ConvUnit {
         // An int8 conv runs from its integer weights (changing `weights` would drop them).
         guard int8 == nil else { return }
         guard ConvKernel.useWinograd, case .dense = weights, let p = prepared, p.winograd != nil else { return }
-        weights = .transformed(p, geometry)
+        weights = .transformed(p)
     }
 
     /// The prepared form of dense weights (nil for quantized ones, or when there is none).
     public var prepared: PreparedWeights? {
-        if case .transformed(let p, _) = weights { return p }
+        if case .transformed(let p) = weights { return p }
         guard Winograd.applies(geometry), case .dense(let w) = weights else { return nil }
         return preparedLock.withLock {
             if let p = preparedCache { return p }
@@ -203,7 +201,7 @@ extension ConvUnit {
 
     /// Bytes of prepared weights made so far.
     public var preparedBytes: Int {
-        if case .transformed(let p, _) = weights { return p.bytes }
+        if case .transformed(let p) = weights { return p.bytes }
         return preparedLock.withLock { preparedCache?.bytes ?? 0 }
     }
 }
