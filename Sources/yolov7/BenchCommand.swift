@@ -111,6 +111,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-pointwise"), help: .hidden)
     var noPointwise = false
 
+    @Flag(name: .customLong("no-spin"), help: .hidden)
+    var noSpin = false
+
     @Flag(name: .customLong("no-implicit-columns"), help: .hidden)
     var noImplicitColumns = false
 
@@ -137,6 +140,7 @@ struct BenchCommand: ParsableCommand {
             ComputeThreads.set(cores)
             if noWinograd { ConvKernel.useWinograd = false }
             if noPointwise { ConvKernel.usePointwise = false }
+            if noSpin { Parallel.useSpinningPool = false }
             if noImplicitColumns { Int8ConvKernel.useImplicitColumns = false }
             if let winogradTile { ConvKernel.winogradTile = Winograd.Tile(rawValue: winogradTile) }
             let model: YOLOModel

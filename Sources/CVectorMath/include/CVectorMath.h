@@ -55,5 +55,13 @@ void cvm_winograd4_input(const float *x, long channels, long h, long w, long ty0
 void cvm_winograd4_output(const float *m, long ld, long pstride, long filters, long ty0, long ty1, long tx0,
                           long tw, const float *bias, int act, float slope, float *y, long h, long w);
 
+/// A spin-wait hint (x86 `pause`): lets the other hyper-thread and the memory system breathe
+/// while a pool thread polls for work.
+static inline void cvm_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 #endif
 #include "CVectorMathInt8.h"
