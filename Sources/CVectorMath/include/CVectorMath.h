@@ -57,3 +57,4 @@ void cvm_winograd4_output(const float *m, long ld, long pstride, long filters, l
 
 #endif
 #include "CVectorMathInt8.h"
+#include "CVectorMathPooling.h"
