@@ -1,3 +1,5 @@
+import CVectorMath
+
 /// Non-conv layers of YOLOv7 on NCHW tensors: pooling, upsampling, concat, add, ReOrg.
 public enum FeatureOps {
     /// Max pooling with PyTorch semantics: padding counts as -infinity, floor output size.
@@ -108,6 +110,47 @@ public enum FeatureOps {
     }
 }
 
+extension FeatureOps {
+    /// A detection head's levels to rows `[batch, rows, width]`, as the official
+    /// `view(bs, na, no, ny, nx).permute(0, 1, 3, 4, 2)` then `torch.cat(z, 1)`: rows ordered
+    /// level, anchor, y, x; the first four columns decoded as the official head does from
+    /// y = sigmoid(raw) (`raw` holds y): xy = (y * 2 - 0.5 + grid) * stride, wh = (y * 2)^2 * anchor.
+    public static func gridRows(_ raw: [Tensor], anchors: [[(w: Float, h: Float)]], strides: [Float],
+                                width no: Int) -> [Float] {
+        guard let batch = raw.first?.featureShape.batch else { return [] }
+        let rows = zip(raw, anchors).reduce(0) { $0 + $1.1.count * $1.0.featureShape.planeSize }
+        var out = [Float](repeating: 0, count: batch * rows * no)
+        var rowBase = 0
+        for (l, t) in raw.enumerated() {
+            let s = t.featureShape, plane = s.planeSize, stride = strides[l]
+            for n in 0..<batch {
+                for (a, anchor) in anchors[l].enumerated() {
+                    for y in 0..<s.height {
+                        for x in 0..<s.width {
+                            let row = n * rows + rowBase + (a * s.height + y) * s.width + x
+                            let src = (n * s.channels + a * no) * plane + y * s.width + x
+                            for k in 0..<no {
+                                let v = t.data[src + k * plane]
+                                let value: Float
+                                switch k {
+                                case 0: value = (v * 2 - 0.5 + Float(x)) * stride
+                                case 1: value = (v * 2 - 0.5 + Float(y)) * stride
+                                case 2: value = (v * 2) * (v * 2) * anchor.w
+                                case 3: value = (v * 2) * (v * 2) * anchor.h
+                                default: value = v
+                                }
+                                out[row * no + k] = value
+                            }
+                        }
+                    }
+                }
+            }
+            rowBase += anchors[l].count * plane
+        }
+        return out
+    }
+}
+
 /// The same operations on workspace views, for the planned forward pass: no allocation, work
 /// split over `Parallel.workers` by planes. Each is tested against the tensor form above.
 extension FeatureOps {
@@ -115,8 +158,9 @@ extension FeatureOps {
     static let parallelThreshold = 1 << 15
 
     /// Max pooling with PyTorch semantics (padding is -infinity, floor output size). Stride-1
-    /// "same" pools (odd k, padding k/2: SP, SPPCSPC) run separably, a row max then a column
-    /// max over the clipped window (exact: max is associative); 2x2 stride 2 (MP) directly.
+    /// "same" pools (odd k, padding k/2: SP, SPPCSPC) run separably, each direction by doubling
+    /// (exact: max is associative), 2x2 stride 2 (MP) with AVX-512 where there is; both in C
+    /// (`CVectorMath/Pooling.c`). Other shapes run the direct loop.
     public static func maxPool(_ ws: inout Workspace, input: FeatureView, output: FeatureView,
                                kernel k: Int, stride: Int, padding: Int) {
         let s = input.shape, o = output.shape
@@ -125,62 +169,26 @@ extension FeatureOps {
                      && o.width == (s.width + 2 * padding - k) / stride + 1, "maxPool: \(input) -> \(output)")
         let planes = s.batch * s.channels
         let separable = stride == 1 && k % 2 == 1 && padding == k / 2
+        let scratch = separable ? cvm_maxpool_same_scratch(s.height, s.width, k / 2) : 1
         let workers = ws.threadCount
         ws.withBases { inBase, arenaBase in
             let p = ViewPointers(input: inBase, arena: arenaBase)
             Parallel.forEachChunk(planes, minPerChunk: max(1, parallelThreshold / max(1, o.planeSize)), workers: workers) { range in
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: separable ? s.planeSize : 1) { tmp in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: scratch) { tmp in
                     for q in range {
                         let n = q / s.channels, c = q % s.channels
                         let x = p.source(input, item: n) + c * s.planeSize
                         let y = p.destination(output, item: n) + c * o.planeSize
                         if separable {
-                            poolSeparable(x, y, height: s.height, width: s.width, radius: k / 2, tmp: tmp.baseAddress!)
+                            cvm_maxpool_same(x, s.height, s.width, k / 2, y, tmp.baseAddress!)
                         } else if k == 2 && stride == 2 && padding == 0 {
-                            pool2x2(x, y, width: s.width, outHeight: o.height, outWidth: o.width)
+                            cvm_maxpool2x2(x, s.width, o.height, o.width, y)
                         } else {
                             poolPlane(x, y, height: s.height, width: s.width, outHeight: o.height, outWidth: o.width,
                                       kernel: k, stride: stride, padding: padding)
                         }
                     }
                 }
-            }
-        }
-    }
-
-    @inline(__always)
-    static func poolSeparable(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, height h: Int, width w: Int,
-                              radius r: Int, tmp: UnsafeMutablePointer<Float>) {
-        // Rows: tmp[y][x] = max over x' in [x-r, x+r] clipped. Start from the centre and fold
-        // in each offset over the columns where it is inside the row.
-        tmp.update(from: x, count: h * w)
-        for d in 1...max(1, r) where d <= r {
-            for yy in 0..<h {
-                let row = x + yy * w, t = tmp + yy * w
-                if d < w {
-                    for xx in 0..<(w - d) { t[xx] = max(t[xx], row[xx + d]) }
-                    for xx in d..<w { t[xx] = max(t[xx], row[xx - d]) }
-                }
-            }
-        }
-        // Columns of the row maxima.
-        y.update(from: tmp, count: h * w)
-        for d in 1...max(1, r) where d <= r && d < h {
-            for yy in 0..<h {
-                let out = y + yy * w
-                if yy + d < h { let t = tmp + (yy + d) * w; for xx in 0..<w { out[xx] = max(out[xx], t[xx]) } }
-                if yy - d >= 0 { let t = tmp + (yy - d) * w; for xx in 0..<w { out[xx] = max(out[xx], t[xx]) } }
-            }
-        }
-    }
-
-    @inline(__always)
-    static func pool2x2(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, width w: Int,
-                        outHeight oh: Int, outWidth ow: Int) {
-        for oy in 0..<oh {
-            let r0 = x + 2 * oy * w, r1 = r0 + w, out = y + oy * ow
-            for ox in 0..<ow {
-                out[ox] = max(max(r0[2 * ox], r0[2 * ox + 1]), max(r1[2 * ox], r1[2 * ox + 1]))
             }
         }
     }
@@ -202,7 +210,7 @@ extension FeatureOps {
         }
     }
 
-    /// Nearest-neighbour upsampling by an integer factor.
+    /// Nearest-neighbour upsampling by an integer factor (C, `cvm_upsample_nearest`).
     public static func upsampleNearest(_ ws: inout Workspace, input: FeatureView, output: FeatureView, scale: Int) {
         let s = input.shape, o = output.shape
         precondition(o.batch == s.batch && o.channels == s.channels && o.height == s.height * scale
@@ -215,16 +223,7 @@ extension FeatureOps {
                     let n = q / s.channels, c = q % s.channels
                     let x = p.source(input, item: n) + c * s.planeSize
                     let y = p.destination(output, item: n) + c * o.planeSize
-                    for iy in 0..<s.height {
-                        let row = x + iy * s.width, first = y + iy * scale * o.width
-                        for ix in 0..<s.width {
-                            let v = row[ix]
-                            for t in 0..<scale { first[ix * scale + t] = v }
-                        }
-                        for t in 1..<max(1, scale) where t < scale {
-                            (first + t * o.width).update(from: first, count: o.width)
-                        }
-                    }
+                    cvm_upsample_nearest(x, s.height, s.width, scale, y)
                 }
             }
         }
@@ -288,38 +287,64 @@ extension FeatureOps {
         }
     }
 
-    /// Channel groups to rows: for each batch item, group `a` of `width` channels of `input`
-    /// becomes rows `rowOffset + (a * H + y) * W + x` of a `[rowsPerItem, width]` matrix in
-    /// `ws.result` (YOLO's `view(bs, na, no, ny, nx).permute(0, 1, 3, 4, 2)`).
-    public static func planesToRows(_ ws: inout Workspace, input: FeatureView, width: Int,
-                                    rowOffset: Int, rowsPerItem: Int) {
-        let s = input.shape
-        precondition(s.channels % width == 0, "planesToRows: \(s.channels) channels in groups of \(width)")
-        let groups = s.channels / width, plane = s.planeSize
-        precondition(ws.result.count >= s.batch * rowsPerItem * width && rowOffset + groups * plane <= rowsPerItem,
-                     "planesToRows: result too small")
-        let workers = ws.threadCount
-        ws.arena.withUnsafeBufferPointer { a in
-            ws.input.withUnsafeBufferPointer { i in
-                ws.result.withUnsafeMutableBufferPointer { r in
-                    let p = ViewPointers(input: i.baseAddress, arena: UnsafeMutablePointer(mutating: a.baseAddress))
-                    let out = r.baseAddress!
-                    // Blocks of 16 positions: each read walks 16 consecutive values of a channel.
-                    let blocks = (plane + 15) / 16
-                    Parallel.forEachChunk(s.batch * groups * blocks, minPerChunk: max(1, parallelThreshold / (16 * width)), workers: workers) { range in
-                        for q in range {
-                            let n = q / (groups * blocks), rest = q % (groups * blocks)
-                            let g = rest / blocks, b = rest % blocks
-                            let x = p.source(input, item: n) + g * width * plane
-                            let row0 = n * rowsPerItem + rowOffset + g * plane
-                            for pos in (b * 16)..<min(plane, b * 16 + 16) {
-                                let dst = out + (row0 + pos) * width
-                                for k in 0..<width { dst[k] = x[k * plane + pos] }
-                            }
-                        }
+    /// A detection level's map for `gridRows`: `anchors.count` groups of `width` channels
+    /// (sigmoid applied), on a grid of cells `stride` input pixels wide.
+    public struct GridLevel {
+        public var map: FeatureView
+        public var anchors: [(w: Float, h: Float)]
+        public var stride: Float
+
+        public init(map: FeatureView, anchors: [(w: Float, h: Float)], stride: Float) {
+            self.map = map
+            self.anchors = anchors
+            self.stride = stride
+        }
+    }
+
+    /// `gridRows(_:anchors:strides:width:)` on workspace views, into a new `ws.result` (the
+    /// prediction the pass returns): C (`cvm_grid_rows`) on tasks of grid rows of one (level,
+    /// item, anchor), all levels in one parallel pass.
+    public static func gridRows(_ ws: inout Workspace, levels: [GridLevel], width no: Int) {
+        guard let first = levels.first else { ws.result = []; return }
+        let batch = first.map.shape.batch
+        var rowBases = [Int](), rowsPerItem = 0
+        for level in levels {
+            let s = level.map.shape
+            precondition(s.batch == batch && s.channels == level.anchors.count * no && no >= 4,
+                         "gridRows: \(s) is not \(level.anchors.count) anchors x \(no)")
+            rowBases.append(rowsPerItem)
+            rowsPerItem += level.anchors.count * s.planeSize
+        }
+        // Tasks of about 4096 cells: (level, item, anchor, first grid row, grid rows).
+        var tasks = [(level: Int, n: Int, a: Int, y0: Int, y1: Int)]()
+        for (l, level) in levels.enumerated() {
+            let s = level.map.shape
+            let step = max(1, 4096 / max(1, s.width))
+            for n in 0..<batch {
+                for a in level.anchors.indices {
+                    for y0 in stride(from: 0, to: s.height, by: step) {
+                        tasks.append((l, n, a, y0, min(s.height, y0 + step)))
                     }
                 }
             }
         }
+        let total = batch * rowsPerItem * no
+        // Every row is written below (the levels' rows tile [0, rowsPerItem)).
+        var out = [Float](unsafeUninitializedCapacity: total) { _, count in count = total }
+        let workers = total >= parallelThreshold ? ws.threadCount : 1
+        ws.withBases { inBase, arenaBase in
+            let p = ViewPointers(input: inBase, arena: arenaBase)
+            out.withUnsafeMutableBufferPointer { r in
+                let rows = r.baseAddress!
+                Parallel.forEachTask(tasks.count, workers: workers) { _, t in
+                    let task = tasks[t], level = levels[task.level], s = level.map.shape
+                    let x = p.source(level.map, item: task.n) + task.a * no * s.planeSize
+                    let dst = rows + ((task.n * rowsPerItem + rowBases[task.level]) + task.a * s.planeSize) * no
+                    let anchor = level.anchors[task.a]
+                    cvm_grid_rows(x, s.planeSize, s.width, no, task.y0, task.y1, anchor.w, anchor.h, level.stride, dst)
+                }
+            }
+        }
+        ws.result = out
     }
 }

@@ -122,16 +122,53 @@ struct WorkspaceOpsTests {
         return v
     }
 
-    @Test(arguments: [(5, 1, 2), (9, 1, 4), (13, 1, 6), (2, 2, 0), (3, 2, 1), (3, 1, 1), (1, 1, 0)])
+    /// The C pools (separable doubling for same pools, AVX-512 for 2x2) against the direct
+    /// tensor form: equal floats. Planes narrower than a vector, with partial last vectors, and
+    /// smaller than the kernel (k = 13 on 3x4: windows all clipped).
+    @Test(arguments: [(5, 1, 2), (9, 1, 4), (13, 1, 6), (2, 2, 0), (3, 2, 1), (3, 1, 1), (1, 1, 0), (7, 1, 3)])
     func maxPoolMatchesReference(kernel: Int, stride: Int, padding: Int) {
-        let x = Tensor(shape: [2, 3, 15, 20], data: randomValues(2 * 3 * 15 * 20, seed: 21))
-        let ref = FeatureOps.maxPool(x, kernel: kernel, stride: stride, padding: padding)
-        for workers in [1, 2] {
-            var (ws, v) = Self.strided(x, extraChannels: 4, at: 5)
-            ws.workers = workers
+        for (h, w) in [(15, 20), (3, 4), (20, 20), (33, 37), (40, 66), (1, 1)] where h + 2 * padding >= kernel && w + 2 * padding >= kernel {
+            let x = Tensor(shape: [2, 3, h, w], data: randomValues(2 * 3 * h * w, seed: UInt64(21 + h * w)))
+            let ref = FeatureOps.maxPool(x, kernel: kernel, stride: stride, padding: padding)
+            // simd false: the 2x2 pool's plain loop instead of its AVX-512 code.
+            for (workers, simd) in [(1, true), (2, true), (2, false)] {
+                var (ws, v) = Self.strided(x, extraChannels: 4, at: 5)
+                ws.workers = workers
+                let out = Self.output(&ws, ref.featureShape)
+                cvm_pooling_use_avx512(simd ? 1 : 0)
+                FeatureOps.maxPool(&ws, input: v, output: out, kernel: kernel, stride: stride, padding: padding)
+                cvm_pooling_use_avx512(1)
+                #expect(ws.tensor(out) == ref, "k\(kernel) s\(stride) p\(padding) \(h)x\(w) workers \(workers) simd \(simd)")
+            }
+        }
+    }
+
+    /// Pools keep infinities and repeated maxima (a plateau of equal values, -inf everywhere
+    /// but one cell).
+    @Test func maxPoolEdgeValues() {
+        var data = [Float](repeating: -.infinity, count: 2 * 21 * 18)
+        data[7 * 18 + 5] = 3
+        for i in (21 * 18)..<data.count { data[i] = i % 5 == 0 ? .infinity : 1 }
+        let x = Tensor(shape: [1, 2, 21, 18], data: data)
+        for (k, stride, pad) in [(5, 1, 2), (13, 1, 6), (2, 2, 0)] {
+            let ref = FeatureOps.maxPool(x, kernel: k, stride: stride, padding: pad)
+            var (ws, v) = Self.strided(x, extraChannels: 2, at: 1)
             let out = Self.output(&ws, ref.featureShape)
-            FeatureOps.maxPool(&ws, input: v, output: out, kernel: kernel, stride: stride, padding: padding)
-            #expect(ws.tensor(out) == ref, "k\(kernel) s\(stride) p\(padding) workers \(workers)")
+            FeatureOps.maxPool(&ws, input: v, output: out, kernel: k, stride: stride, padding: pad)
+            #expect(ws.tensor(out) == ref, "k\(k)")
+        }
+    }
+
+    @Test(arguments: [(2, 6, 8), (2, 5, 17), (3, 4, 7), (1, 3, 5)])
+    func upsampleMatchesReference(scale: Int, h: Int, w: Int) {
+        let x = Tensor(shape: [2, 3, h, w], data: randomValues(2 * 3 * h * w, seed: 25))
+        let ref = FeatureOps.upsampleNearest(x, scale: scale)
+        for workers in [1, 2] {
+            var (ws, v) = Self.strided(x, extraChannels: 2, at: 3)
+            ws.workers = workers
+            let up = Self.output(&ws, ref.featureShape)
+            FeatureOps.upsampleNearest(&ws, input: v, output: up, scale: scale)
+            #expect(ws.tensor(up) == ref, "scale \(scale) \(h)x\(w) workers \(workers)")
         }
     }
 
@@ -159,26 +196,62 @@ struct WorkspaceOpsTests {
         }
     }
 
-    /// [batch, groups * width, H, W] -> rows (group, y, x) of `width` values.
-    @Test func planesToRowsIsYOLOPermute() {
-        let (groups, width, h, w) = (3, 7, 5, 9)
-        let x = Tensor(shape: [2, groups * width, h, w], data: randomValues(2 * groups * width * h * w, seed: 24))
-        for workers in [1, 2] {
-            var (ws, v) = Self.strided(x, extraChannels: 2, at: 0)
-            ws.workers = workers
-            let rowsPerItem = groups * h * w + 10
-            ws.result = [Float](repeating: .nan, count: 2 * rowsPerItem * width)
-            FeatureOps.planesToRows(&ws, input: v, width: width, rowOffset: 10, rowsPerItem: rowsPerItem)
+    /// Three detection levels of 2 anchors x 7 values (batch 2): the tensor reference is YOLO's
+    /// permute with the box columns decoded.
+    static let gridLevels = [(h: 5, w: 9, stride: Float(8)), (h: 3, w: 4, stride: 16), (h: 1, w: 33, stride: 32)]
+    static let gridAnchors: [[(w: Float, h: Float)]] = [[(10, 13), (16, 30)], [(30, 61), (62, 45)], [(116, 90), (156, 198)]]
+
+    @Test func gridRowsReferenceIsYOLOPermuteAndDecode() {
+        let width = 7
+        let raw = Self.gridLevels.enumerated().map { l, g in
+            Tensor(shape: [2, 2 * width, g.h, g.w], data: randomValues(2 * 2 * width * g.h * g.w, seed: UInt64(30 + l)).map { $0 * 0.5 + 0.5 })
+        }
+        let rows = FeatureOps.gridRows(raw, anchors: Self.gridAnchors, strides: Self.gridLevels.map(\.stride), width: width)
+        let rowsPerItem = Self.gridLevels.reduce(0) { $0 + 2 * $1.h * $1.w }
+        #expect(rows.count == 2 * rowsPerItem * width)
+        var rowBase = 0
+        for (l, g) in Self.gridLevels.enumerated() {
             for n in 0..<2 {
-                for g in 0..<groups {
-                    for p in 0..<(h * w) {
-                        for k in 0..<width {
-                            let want = x.data[((n * groups + g) * width + k) * h * w + p]
-                            #expect(ws.result[(n * rowsPerItem + 10 + g * h * w + p) * width + k] == want)
+                for a in 0..<2 {
+                    for y in 0..<g.h {
+                        for x in 0..<g.w {
+                            let row = Array(rows[((n * rowsPerItem + rowBase + (a * g.h + y) * g.w + x) * width)...].prefix(width))
+                            let v = (0..<width).map { raw[l].data[((n * 2 + a) * width + $0) * g.h * g.w + y * g.w + x] }
+                            #expect(Array(row[4...]) == Array(v[4...]))
+                            #expect(abs(row[0] - (2 * v[0] - 0.5 + Float(x)) * g.stride) <= 1e-4)
+                            #expect(abs(row[1] - (2 * v[1] - 0.5 + Float(y)) * g.stride) <= 1e-4)
+                            #expect(abs(row[2] - 4 * v[2] * v[2] * Self.gridAnchors[l][a].w) <= 1e-3)
+                            #expect(abs(row[3] - 4 * v[3] * v[3] * Self.gridAnchors[l][a].h) <= 1e-3)
                         }
                     }
                 }
             }
+            rowBase += 2 * g.h * g.w
+        }
+    }
+
+    /// The C kernel over workspace views (batch-strided, all levels in one pass) gives the
+    /// reference's floats exactly.
+    @Test func gridRowsMatchesReference() {
+        let width = 7
+        let raw = Self.gridLevels.enumerated().map { l, g in
+            Tensor(shape: [2, 2 * width, g.h, g.w], data: randomValues(2 * 2 * width * g.h * g.w, seed: UInt64(40 + l)).map { $0 * 0.5 + 0.5 })
+        }
+        let ref = FeatureOps.gridRows(raw, anchors: Self.gridAnchors, strides: Self.gridLevels.map(\.stride), width: width)
+        for workers in [1, 2] {
+            var ws = Workspace(arenaFloats: 3)
+            ws.workers = workers
+            var levels = [FeatureOps.GridLevel]()
+            for (l, t) in raw.enumerated() {
+                var wide = t.featureShape
+                wide.channels += 3
+                let v = FeatureView(offset: ws.arena.count, shape: wide).channels(1, t.featureShape.channels)
+                ws.arena += [Float](repeating: .nan, count: wide.count)
+                ws.store(t, into: v)
+                levels.append(FeatureOps.GridLevel(map: v, anchors: Self.gridAnchors[l], stride: Self.gridLevels[l].stride))
+            }
+            FeatureOps.gridRows(&ws, levels: levels, width: width)
+            #expect(ws.result == ref, "workers \(workers)")
         }
     }
 }

@@ -65,3 +65,4 @@ static inline void cvm_spin_pause(void) {
 
 #endif
 #include "CVectorMathInt8.h"
+#include "CVectorMathPooling.h"

@@ -43,88 +43,40 @@ public final class DetectLayer: Layer {
     }
 
     public func forward(_ inputs: [Tensor], context: inout ForwardContext) -> Tensor {
-        let no = outputsPerAnchor
-        let na = anchorsPerLevel
         let batch = inputs[0].featureShape.batch
         let rows = rowCount(inputs.map(\.featureShape))
-        var out = [Float](repeating: 0, count: batch * rows * no)
-        var rowBase = 0
+        var raw = [Tensor]()
         for (l, conv) in levels.enumerated() {
-            let raw = conv.forward(inputs[l], scratch: &context.scratch)
-            let s = raw.featureShape
-            let plane = s.height * s.width
-            let stride = strides[l]
-            for n in 0..<batch {
-                for a in 0..<na {
-                    let (aw, ah) = anchorGrid[l][a]
-                    for y in 0..<s.height {
-                        for x in 0..<s.width {
-                            let row = n * rows + rowBase + (a * s.height + y) * s.width + x
-                            let src = (n * s.channels + a * no) * plane + y * s.width + x
-                            for k in 0..<no {
-                                let v = 1 / (1 + expf(-raw.data[src + k * plane]))
-                                let value: Float
-                                switch k {
-                                case 0: value = (v * 2 - 0.5 + Float(x)) * stride
-                                case 1: value = (v * 2 - 0.5 + Float(y)) * stride
-                                case 2: value = (v * 2) * (v * 2) * aw
-                                case 3: value = (v * 2) * (v * 2) * ah
-                                default: value = v
-                                }
-                                out[row * no + k] = value
-                            }
-                        }
-                    }
-                }
-            }
-            rowBase += na * plane
+            var y = conv.forward(inputs[l], scratch: &context.scratch)
+            for i in y.data.indices { y.data[i] = 1 / (1 + expf(-y.data[i])) }
+            raw.append(y)
         }
-        return Tensor(shape: [batch, rows, no], data: out)
+        let out = FeatureOps.gridRows(raw, anchors: anchorGrid, strides: strides, width: outputsPerAnchor)
+        return Tensor(shape: [batch, rows, outputsPerAnchor], data: out)
     }
 
     public func flops(_ inputs: [FeatureShape]) -> Double {
         zip(levels, inputs).reduce(0) { $0 + $1.0.geometry.flops($1.1) }
     }
 
-    /// One level's raw conv output at a time.
+    /// Every level's conv output, so that one parallel pass decodes them all.
     public func temporaryFloats(_ inputs: [FeatureShape]) -> Int {
-        zip(levels, inputs).map { TemporaryArena.aligned($0.geometry.outputShape($1).count) }.max() ?? 0
+        zip(levels, inputs).reduce(0) { $0 + TemporaryArena.aligned($1.0.geometry.outputShape($1.1).count) }
     }
 
     /// Planned pass: the prediction goes to `ws.result` (`[batch, rows, 5 + nc]`), not to an
-    /// arena view. The sigmoid runs in the conv epilogue, the transpose to rows in a kernel, and
-    /// only the four box columns are decoded here.
+    /// arena view. The sigmoid runs in the conv epilogue; the transpose to rows and the box
+    /// decoding in one kernel over all levels (`FeatureOps.gridRows`).
     public func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace) {
-        let no = outputsPerAnchor
-        let na = anchorsPerLevel
-        let batch = inputs[0].shape.batch
-        let rows = rowCount(inputs.map(\.shape))
-        ws.result = [Float](repeating: 0, count: batch * rows * no)
-        var rowBase = 0
+        var maps = [FeatureOps.GridLevel]()
+        var offset = temporary
         for (l, conv) in levels.enumerated() {
             let s = conv.geometry.outputShape(inputs[l].shape)
-            let raw = FeatureView(offset: temporary, shape: s)
+            let raw = FeatureView(offset: offset, shape: s)
             conv.forward(&ws, input: inputs[l], output: raw, activation: .sigmoid)
-            FeatureOps.planesToRows(&ws, input: raw, width: no, rowOffset: rowBase, rowsPerItem: rows)
-            let stride = strides[l]
-            for n in 0..<batch {
-                for a in 0..<na {
-                    let (aw, ah) = anchorGrid[l][a]
-                    for y in 0..<s.height {
-                        var r = (n * rows + rowBase + (a * s.height + y) * s.width) * no
-                        for x in 0..<s.width {
-                            // As the official decode: y = sigmoid(raw), then xy and wh from y.
-                            let vx = ws.result[r], vy = ws.result[r + 1], vw = ws.result[r + 2], vh = ws.result[r + 3]
-                            ws.result[r] = (vx * 2 - 0.5 + Float(x)) * stride
-                            ws.result[r + 1] = (vy * 2 - 0.5 + Float(y)) * stride
-                            ws.result[r + 2] = (vw * 2) * (vw * 2) * aw
-                            ws.result[r + 3] = (vh * 2) * (vh * 2) * ah
-                            r += no
-                        }
-                    }
-                }
-            }
-            rowBase += na * s.planeSize
+            maps.append(FeatureOps.GridLevel(map: raw, anchors: anchorGrid[l], stride: strides[l]))
+            offset += TemporaryArena.aligned(s.count)
         }
+        FeatureOps.gridRows(&ws, levels: maps, width: outputsPerAnchor)
     }
 }
