@@ -161,6 +161,167 @@ AVX512 void cvm_winograd4_input(const float *restrict x, long channels, long h, 
     }
 }
 
+// ---- The stride-2 conv's input transform (WinogradStrideTwo.swift): a 3x3 stride-2 conv is the
+// sum of four stride-1 convs with 2x2 kernels (taps a parity lacks are zero) over the four
+// polyphase components of its input, each run as F(4x4, 2x2) at the points 0, 1, -1, 2, inf,
+// whose output transform is the one above without its -2 column (cvm_winograd4_output serves
+// both). For output tile (ty, tx) and phase (a, b) (row and column parity, 1 = odd) the 5x5
+// input tile is d[k][l] = x[8 ty + 2k - a][8 tx + 2l - b], zero outside the image, and
+// V = B^T d B with
+//
+//   B^T = | 2 -1 -2  1  0 |
+//         | 0 -2 -1  1  0 |
+//         | 0  2 -3  1  0 |
+//         | 0 -1  0  1  0 |
+//         | 0  2 -1 -2  1 |
+//
+// Each input row is split once into its even columns (b = 0: column 2j at j) and its odd
+// columns shifted by one (b = 1: column 2j - 1 at j); tile tx then reads j = 4 tx ... 4 tx + 4
+// of those, the same stride-4 pattern as F(4x4, 3x3) above. Reference:
+// WinogradStrideTwo.inputTileReference (Swift), compared in WinogradStrideTwoTests.
+
+// Phase p's row and column parity, in the order the products want them (WinogradStrideTwo.swift
+// orders them so that the phases each transform position needs are adjacent).
+static const int S2_PHASE_A[4] = {0, 0, 1, 1};
+static const int S2_PHASE_B[4] = {0, 1, 1, 0};
+
+// o = B^T applied to five vectors.
+AVX512 INLINE void bt5(const __m512 d[5], __m512 o[5]) {
+    const __m512 two = _mm512_set1_ps(2.0f), three = _mm512_set1_ps(3.0f);
+    __m512 d3m1 = _mm512_sub_ps(d[3], d[1]);
+    o[0] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(two, d[0]), _mm512_mul_ps(two, d[2])), d3m1);
+    o[1] = _mm512_sub_ps(_mm512_sub_ps(d[3], _mm512_mul_ps(two, d[1])), d[2]);
+    o[2] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(two, d[1]), _mm512_mul_ps(three, d[2])), d[3]);
+    o[3] = d3m1;
+    o[4] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(_mm512_mul_ps(two, d[1]), d[2]), _mm512_mul_ps(two, d[3])), d[4]);
+}
+
+// The stride-2 conv's U = G g_p G^T for every filter f, channel c and phase p (2x2 kernel g_p
+// of the 3x3 g: row tap u of parity a reads kernel row S2_TAP[a][u], none for -1; columns
+// likewise), in Double: t = G g_p (5x2), then U = t G^T, each sum in index order, rounded once
+// (WinogradStrideTwo.transformWeights' arithmetic, so dense and decoded weights give the same
+// floats). Position xi keeps the phases [lo, hi) it needs, at
+// u[offset(xi) + f * (hi - lo) * C + (p - lo) * C + c].
+static const double G_S2[5][2] = {{0.5, 0}, {-0.5, -0.5}, {-1.0 / 6, 1.0 / 6}, {1.0 / 6, 1.0 / 3}, {0, 1}};
+static const int S2_TAP[2][2] = {{1, -1}, {0, 2}};
+
+static void s2_phase_range(int xi, int *lo, int *hi) {
+    const int last_row = xi / 5 == 4, last_col = xi % 5 == 4;
+    *lo = last_row ? 2 : last_col ? 1 : 0;
+    *hi = last_row ? (last_col ? 3 : 4) : (last_col ? 3 : 4);
+}
+
+CLONES void cvm_winograd_s2_weights(const float *restrict w, long filters, long channels, float *restrict u) {
+    long offset[25], total = 0;
+    for (int xi = 0; xi < 25; xi++) {
+        int lo, hi;
+        s2_phase_range(xi, &lo, &hi);
+        offset[xi] = total;
+        total += filters * (hi - lo) * channels;
+    }
+    for (long f = 0; f < filters; f++) {
+        for (int p = 0; p < 4; p++) {
+            const int a = S2_PHASE_A[p], b = S2_PHASE_B[p];
+            for (long c = 0; c < channels; c++) {
+                const float *k = w + (f * channels + c) * 9;
+                double gp[2][2], t[5][2];
+                for (int uu = 0; uu < 2; uu++)
+                    for (int v = 0; v < 2; v++) {
+                        const int r = S2_TAP[a][uu], s = S2_TAP[b][v];
+                        gp[uu][v] = r < 0 || s < 0 ? 0.0 : (double)k[r * 3 + s];
+                    }
+                for (int i = 0; i < 5; i++)
+                    for (int v = 0; v < 2; v++) t[i][v] = G_S2[i][0] * gp[0][v] + G_S2[i][1] * gp[1][v];
+                for (int xi = 0; xi < 25; xi++) {
+                    int lo, hi;
+                    s2_phase_range(xi, &lo, &hi);
+                    if (p < lo || p >= hi) continue;
+                    const int i = xi / 5, j = xi % 5;
+                    u[offset[xi] + f * (hi - lo) * channels + (p - lo) * channels + c] =
+                        (float)(t[i][0] * G_S2[j][0] + t[i][1] * G_S2[j][1]);
+                }
+            }
+        }
+    }
+}
+
+// Splits input row r (w floats) into even[j] = r[2j] and odd[j] = r[2j - 1] for j < n, zero
+// outside the row.
+AVX512 INLINE void split_row(const float *restrict r, long w, long n, float *restrict even, float *restrict odd) {
+    const __m512i ei = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i oi = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    __m512 carry = _mm512_setzero_ps();  // lane 15: the odd column before this block
+    for (long j = 0; j < n; j += 16) {
+        long left = w - 2 * j;
+        __mmask16 lo = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        left -= 16;
+        __mmask16 hi = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        __m512 a = _mm512_maskz_loadu_ps(lo, r + 2 * j), b = _mm512_maskz_loadu_ps(hi, r + 2 * j + 16);
+        __m512 odds = _mm512_permutex2var_ps(a, oi, b);  // r[2j + 2t + 1]
+        _mm512_storeu_ps(even + j, _mm512_permutex2var_ps(a, ei, b));
+        _mm512_storeu_ps(odd + j, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(odds),
+                                                                          _mm512_castps_si512(carry), 15)));
+        carry = odds;
+    }
+}
+
+// B^T along the five columns of each tile of one combined row e (tile t's at e[4t ... 4t + 4]),
+// position l of tile t to o[l * pstride + t].
+AVX512 INLINE void horizontal_input5(const float *restrict e, long tw, float *restrict o, long pstride) {
+    for (long t = 0; t < tw; t += 16) {
+        __mmask16 k = tw - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (tw - t)) - 1);
+        const float *p = e + 4 * t;
+        __m512 d[5] = {every4th(p, 0), every4th(p, 1), every4th(p, 2), every4th(p, 3), every4th(p + 4, 0)};
+        __m512 v[5];
+        bt5(d, v);
+        for (int l = 0; l < 5; l++) _mm512_mask_storeu_ps(o + l * pstride + t, k, v[l]);
+    }
+}
+
+AVX512 void cvm_winograd_s2_input(const float *restrict x, long channels, long h, long w, long ty0, long ty1,
+                                  long tx0, long tw, float *restrict v, long ld, long phase_stride, long pstride) {
+    // Split columns j = 4 tx0 ... 4 (tx0 + tw) of each row, whole vectors (+ 64: the stride-4
+    // reads of a last partial block of 16 tiles run past the end).
+    const long n = ((4 * tw + 1) + 15) / 16 * 16;
+    float split[2][5][4 * MAX_TILE_COLUMNS + 96] __attribute__((aligned(64)));  // [b][k][j]
+    float e[5][4 * MAX_TILE_COLUMNS + 96] __attribute__((aligned(64)));
+    for (int b = 0; b < 2; b++)
+        for (int k = 0; k < 5; k++) memset(split[b][k] + n, 0, sizeof(float) * 80);
+    for (int i = 0; i < 5; i++) memset(e[i] + n, 0, sizeof(float) * 80);
+    for (long c = 0; c < channels; c++) {
+        const float *plane = x + c * h * w;
+        for (long ty = ty0; ty < ty1; ty++) {
+            for (int a = 0; a < 2; a++) {
+                for (int k = 0; k < 5; k++) {
+                    const long row = 8 * ty + 2 * k - a;
+                    if (row < 0 || row >= h) {
+                        memset(split[0][k], 0, sizeof(float) * n);
+                        memset(split[1][k], 0, sizeof(float) * n);
+                        continue;
+                    }
+                    // Column 2j - b of the row, j from 4 tx0: start the split at column 8 tx0.
+                    split_row(plane + row * w + 8 * tx0, w - 8 * tx0, n, split[0][k], split[1][k]);
+                    if (tx0 > 0) split[1][k][0] = plane[row * w + 8 * tx0 - 1];
+                }
+                for (int b = 0; b < 2; b++) {
+                    int p = 0;
+                    while (S2_PHASE_A[p] != a || S2_PHASE_B[p] != b) p++;
+                    // B^T down the five rows, 16 columns at a time ...
+                    for (long q = 0; q < n; q += 16) {
+                        __m512 r[5], o[5];
+                        for (int k = 0; k < 5; k++) r[k] = _mm512_load_ps(split[b][k] + q);
+                        bt5(r, o);
+                        for (int i = 0; i < 5; i++) _mm512_store_ps(e[i] + q, o[i]);
+                    }
+                    // ... then along each tile's five columns.
+                    float *out = v + p * phase_stride + c * ld + (ty - ty0) * tw;
+                    for (int i = 0; i < 5; i++) horizontal_input5(e[i], tw, out + (long)(i * 5) * pstride, pstride);
+                }
+            }
+        }
+    }
+}
+
 // The four rows of A^T applied to six values.
 #define AT_ROWS(m0, m1, m2, m3, m4, m5, o0, o1, o2, o3) \
     do {                                                \
@@ -197,9 +358,13 @@ AVX512 INLINE void interleave4(const __m512 v[4], float *out) {
     _mm512_storeu_ps(out + 48, _mm512_permutex2var_ps(a1, second, b1));
 }
 
-AVX512 void cvm_winograd4_output(const float *restrict m, long ld, long pstride, long filters, long ty0, long ty1,
-                                 long tx0, long tw, const float *restrict bias, int act, float slope,
-                                 float *restrict y, long h, long w) {
+// The output transform of 6x6 product tiles, or (FIVE) of the stride-2 conv's 5x5 ones: those
+// are F(4x4, 3x3)'s positions without the -2 row and column (index 4), stored compactly (row
+// or column 5 of the 6x6 tile is index 4 of the 5x5), and read as zeros there.
+AVX512 INLINE void output_tiles(const int FIVE, const float *restrict m, long ld, long pstride, long filters,
+                                long ty0, long ty1, long tx0, long tw, const float *restrict bias, int act,
+                                float slope, float *restrict y, long h, long w) {
+    const int n = FIVE ? 5 : 6;
     float t[6][4][MAX_TILE_COLUMNS] __attribute__((aligned(64)));
     float row[4][4 * MAX_TILE_COLUMNS + 16] __attribute__((aligned(64)));
     const long x0 = 4 * tx0;
@@ -211,11 +376,19 @@ AVX512 void cvm_winograd4_output(const float *restrict m, long ld, long pstride,
             // A^T along each row i of the 6x6 product tile (positions i*6 ... i*6+5).
             // 16 tiles at a time; t has room for whole vectors (tw <= MAX_TILE_COLUMNS).
             for (int i = 0; i < 6; i++) {
-                const float *r = mf + (long)(i * 6) * pstride;
+                if (FIVE && i == 4) {
+                    for (long q = 0; q < tw; q += 16)
+                        for (int b = 0; b < 4; b++) _mm512_store_ps(t[4][b] + q, _mm512_setzero_ps());
+                    continue;
+                }
+                const float *r = mf + (long)((FIVE && i == 5 ? 4 : i) * n) * pstride;
                 for (long q = 0; q < tw; q += 16) {
                     __mmask16 k = tw - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (tw - q)) - 1);
                     __m512 m[6], o[4];
-                    for (int l = 0; l < 6; l++) m[l] = _mm512_maskz_loadu_ps(k, r + l * pstride + q);
+                    for (int l = 0; l < 6; l++) {
+                        if (FIVE && l == 4) m[l] = _mm512_setzero_ps();
+                        else m[l] = _mm512_maskz_loadu_ps(k, r + (FIVE && l == 5 ? 4 : l) * pstride + q);
+                    }
                     at16(m, o);
                     for (int b = 0; b < 4; b++) _mm512_store_ps(t[i][b] + q, o[b]);
                 }
@@ -257,4 +430,16 @@ AVX512 void cvm_winograd4_output(const float *restrict m, long ld, long pstride,
             }
         }
     }
+}
+
+AVX512 void cvm_winograd4_output(const float *restrict m, long ld, long pstride, long filters, long ty0, long ty1,
+                                 long tx0, long tw, const float *restrict bias, int act, float slope,
+                                 float *restrict y, long h, long w) {
+    output_tiles(0, m, ld, pstride, filters, ty0, ty1, tx0, tw, bias, act, slope, y, h, w);
+}
+
+AVX512 void cvm_winograd_s2_output(const float *restrict m, long ld, long pstride, long filters, long ty0, long ty1,
+                                   long tx0, long tw, const float *restrict bias, int act, float slope,
+                                   float *restrict y, long h, long w) {
+    output_tiles(1, m, ld, pstride, filters, ty0, ty1, tx0, tw, bias, act, slope, y, h, w);
 }

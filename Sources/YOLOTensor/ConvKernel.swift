@@ -224,8 +224,15 @@ public enum ConvKernel {
             ws.stage(decoder, geometry: g, workers: workers)
             var w: [Float] = []
             swap(&w, &ws.stagedWeights)
-            forward(&ws, input: input, output: output, weight: w, bias: bias, geometry: g,
-                    activation: activation, workers: workers)
+            if StrideTwoWinograd.applies(g, input: input.shape) {
+                // As dense weights run (transformed once there, here per pass): the same floats.
+                let u = StrideTwoWinograd.transformWeights(w, filters: g.outChannels, channels: g.inChannels)
+                StrideTwoWinograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
+                                          activation: activation, workers: workers)
+            } else {
+                forward(&ws, input: input, output: output, weight: w, bias: bias, geometry: g,
+                        activation: activation, workers: workers)
+            }
             swap(&w, &ws.stagedWeights)
         }
     }

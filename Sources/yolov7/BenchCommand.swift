@@ -111,6 +111,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-pointwise"), help: .hidden)
     var noPointwise = false
 
+    @Flag(name: .customLong("no-s2-winograd"), help: .hidden)
+    var noStrideTwoWinograd = false
+
     @Flag(name: .customLong("no-spin"), help: .hidden)
     var noSpin = false
 
@@ -141,6 +144,7 @@ struct BenchCommand: ParsableCommand {
             if noWinograd { ConvKernel.useWinograd = false }
             if noPointwise { ConvKernel.usePointwise = false }
             if noSpin { Parallel.useSpinningPool = false }
+            if noStrideTwoWinograd { StrideTwoWinograd.enabled = false }
             if noImplicitColumns { Int8ConvKernel.useImplicitColumns = false }
             if let winogradTile { ConvKernel.winogradTile = Winograd.Tile(rawValue: winogradTile) }
             let model: YOLOModel

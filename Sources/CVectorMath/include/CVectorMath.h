@@ -55,6 +55,23 @@ void cvm_winograd4_input(const float *x, long channels, long h, long w, long ty0
 void cvm_winograd4_output(const float *m, long ld, long pstride, long filters, long ty0, long ty1, long tx0,
                           long tw, const float *bias, int act, float slope, float *y, long h, long w);
 
+/// Stride-2 Winograd input transform (Winograd4.c): for `channels` planes of x (h x w),
+/// output tile rows [ty0, ty1) and tile columns [tx0, tx0 + tw), phase p (0..3: parities
+/// (0,0), (0,1), (1,1), (1,0)) and position xi (0..24, row-major 5x5): V of channel c, tile j
+/// (numbered from (ty0, tx0), tw per row) at v[xi * pstride + p * phase_stride + c * ld + j].
+/// AVX-512 only.
+void cvm_winograd_s2_input(const float *x, long channels, long h, long w, long ty0, long ty1, long tx0, long tw,
+                           float *v, long ld, long phase_stride, long pstride);
+
+/// Its weight transform from dense weights w [F][C][3][3] into the compact layout of
+/// WinogradStrideTwo.transformWeights (the same Double arithmetic in the same order: identical floats).
+void cvm_winograd_s2_weights(const float *w, long filters, long channels, float *u);
+
+/// Its output transform: Y = act(A^T M A + bias) as cvm_winograd4_output, M with 25 positions
+/// (the 5x5 transform, row-major) in place of 36.
+void cvm_winograd_s2_output(const float *m, long ld, long pstride, long filters, long ty0, long ty1, long tx0,
+                            long tw, const float *bias, int act, float slope, float *y, long h, long w);
+
 /// A spin-wait hint (x86 `pause`): lets the other hyper-thread and the memory system breathe
 /// while a pool thread polls for work.
 static inline void cvm_spin_pause(void) {

@@ -61,7 +61,10 @@ public final class ConvUnit {
     public let activation: Activation
     public var weights: ConvWeights {
         didSet {
-            preparedLock.withLock { preparedCache = nil }
+            preparedLock.withLock {
+                preparedCache = nil
+                strideTwoCache = nil
+            }
             int8 = nil
         }
     }
@@ -87,6 +90,9 @@ public final class ConvUnit {
     /// weights change. Quantized (provided) weights are transformed per pass instead, so a
     /// packed model keeps only its codes resident.
     private var preparedCache: PreparedWeights?
+    /// A 3x3 stride-2 conv's `StrideTwoWinograd` weights, made on its first run on a plane that
+    /// path takes (9x the weights, so never for convs that do not run it); dropped with the weights.
+    private var strideTwoCache: [Float]?
     private let preparedLock = NSLock()
 
     public init(name: String, geometry: ConvGeometry, activation: Activation, weights: [Float], bias: [Float]) {
@@ -135,6 +141,11 @@ extension ConvUnit {
                      tile: Winograd.Tile, prepared given: PreparedWeights? = nil) {
         switch weights {
         case .dense(let w):
+            if StrideTwoWinograd.applies(geometry, input: input.shape) {
+                StrideTwoWinograd.forward(&ws, input: input, output: output, transformed: strideTwoWeights(w), bias: bias,
+                                          geometry: geometry, activation: activation, workers: ws.threadCount)
+                return
+            }
             ConvKernel.forward(&ws, input: input, output: output, weight: w, bias: bias,
                                geometry: geometry, activation: activation, prepared: given ?? prepared)
         case .transformed(let p):
@@ -199,9 +210,20 @@ extension ConvUnit {
         }
     }
 
+    private func strideTwoWeights(_ w: [Float]) -> [Float] {
+        preparedLock.withLock {
+            if let u = strideTwoCache { return u }
+            let u = StrideTwoWinograd.transformWeights(w, filters: geometry.outChannels, channels: geometry.inChannels)
+            strideTwoCache = u
+            return u
+        }
+    }
+
     /// Bytes of prepared weights made so far.
     public var preparedBytes: Int {
         if case .transformed(let p) = weights { return p.bytes }
-        return preparedLock.withLock { preparedCache?.bytes ?? 0 }
+        return preparedLock.withLock {
+            (preparedCache?.bytes ?? 0) + (strideTwoCache?.count ?? 0) * MemoryLayout<Float>.size
+        }
     }
 }
