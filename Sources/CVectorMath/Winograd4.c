@@ -211,34 +211,41 @@ static void s2_phase_range(int xi, int *lo, int *hi) {
     *hi = last_row ? (last_col ? 3 : 4) : (last_col ? 3 : 4);
 }
 
+// Channels per block in cvm_winograd_s2_weights: its loops run along channels, so the Double
+// arithmetic vectorizes, on stack arrays of this many.
+#define S2_CHANNELS 64
+
 CLONES void cvm_winograd_s2_weights(const float *restrict w, long filters, long channels, float *restrict u) {
     long offset[25], total = 0;
+    int lo[25], hi[25];
     for (int xi = 0; xi < 25; xi++) {
-        int lo, hi;
-        s2_phase_range(xi, &lo, &hi);
+        s2_phase_range(xi, &lo[xi], &hi[xi]);
         offset[xi] = total;
-        total += filters * (hi - lo) * channels;
+        total += filters * (hi[xi] - lo[xi]) * channels;
     }
     for (long f = 0; f < filters; f++) {
-        for (int p = 0; p < 4; p++) {
-            const int a = S2_PHASE_A[p], b = S2_PHASE_B[p];
-            for (long c = 0; c < channels; c++) {
-                const float *k = w + (f * channels + c) * 9;
-                double gp[2][2], t[5][2];
-                for (int uu = 0; uu < 2; uu++)
-                    for (int v = 0; v < 2; v++) {
-                        const int r = S2_TAP[a][uu], s = S2_TAP[b][v];
-                        gp[uu][v] = r < 0 || s < 0 ? 0.0 : (double)k[r * 3 + s];
-                    }
+        for (long c0 = 0; c0 < channels; c0 += S2_CHANNELS) {
+            const long n = channels - c0 < S2_CHANNELS ? channels - c0 : S2_CHANNELS;
+            double k[9][S2_CHANNELS];
+            for (long c = 0; c < n; c++)
+                for (int q = 0; q < 9; q++) k[q][c] = (double)w[(f * channels + c0 + c) * 9 + q];
+            for (int p = 0; p < 4; p++) {
+                const int a = S2_PHASE_A[p], b = S2_PHASE_B[p];
+                double t[5][2][S2_CHANNELS];
                 for (int i = 0; i < 5; i++)
-                    for (int v = 0; v < 2; v++) t[i][v] = G_S2[i][0] * gp[0][v] + G_S2[i][1] * gp[1][v];
+                    for (int v = 0; v < 2; v++) {
+                        const int s0 = S2_TAP[b][v], r0 = S2_TAP[a][0], r1 = S2_TAP[a][1];
+                        for (long c = 0; c < n; c++) {
+                            double g0 = r0 < 0 || s0 < 0 ? 0.0 : k[r0 * 3 + s0][c];
+                            double g1 = r1 < 0 || s0 < 0 ? 0.0 : k[r1 * 3 + s0][c];
+                            t[i][v][c] = G_S2[i][0] * g0 + G_S2[i][1] * g1;
+                        }
+                    }
                 for (int xi = 0; xi < 25; xi++) {
-                    int lo, hi;
-                    s2_phase_range(xi, &lo, &hi);
-                    if (p < lo || p >= hi) continue;
+                    if (p < lo[xi] || p >= hi[xi]) continue;
                     const int i = xi / 5, j = xi % 5;
-                    u[offset[xi] + f * (hi - lo) * channels + (p - lo) * channels + c] =
-                        (float)(t[i][0] * G_S2[j][0] + t[i][1] * G_S2[j][1]);
+                    float *out = u + offset[xi] + f * (hi[xi] - lo[xi]) * channels + (p - lo[xi]) * channels + c0;
+                    for (long c = 0; c < n; c++) out[c] = (float)(t[i][0][c] * G_S2[j][0] + t[i][1][c] * G_S2[j][1]);
                 }
             }
         }
