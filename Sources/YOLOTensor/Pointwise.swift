@@ -98,6 +98,136 @@ public enum PointwiseKernel {
         }
     }
 
+    /// One conv of a sibling pass (`forward(_:input:siblings:workers:)`): its own weights
+    /// `[filters, C]`, bias, activation and output view.
+    public struct Sibling {
+        public let output: FeatureView
+        public let weight: [Float]
+        public let bias: [Float]
+        public let activation: Activation
+        public var filters: Int { output.shape.channels }
+
+        public init(output: FeatureView, weight: [Float], bias: [Float], activation: Activation) {
+            self.output = output
+            self.weight = weight
+            self.bias = bias
+            self.activation = activation
+        }
+    }
+
+    /// One sibling resolved to pointers for one image.
+    struct Member {
+        let weight: UnsafePointer<Float>, bias: UnsafePointer<Float>
+        let y: UnsafeMutablePointer<Float>, ldy: Int
+        let filters: Int
+        let act: Int32, slope: Float
+    }
+
+    /// Bytes of X a task works on at a time in a sibling pass: each sibling in turn runs over
+    /// that many columns, so the later ones read them from L2 (1 MiB a core here), not memory,
+    /// with room left for the outputs being written. (24 KiB to 512 KiB measured the same.)
+    static let siblingChunkBytes = 128 * 1024
+
+    /// Several 1x1 convs over the same input (an ELAN block's first two convs) in one parallel
+    /// pass: each task takes a range of columns and runs every sibling's filters over it a
+    /// chunk at a time, so X is streamed from memory once instead of once per conv, and there
+    /// is one dispatch. Tasks are `Tiling`'s over the siblings' filters laid end to end. Each
+    /// output is what `run` gives for its conv alone, bit for bit: the same kernel over the same
+    /// 48-column panels, and a value's sum over channels does not depend on its tile.
+    static func runSiblings(x: UnsafePointer<Float>, ldx: Int, channels: Int, plane: Int, members: [Member],
+                            workers: Int) {
+        let total = members.reduce(0) { $0 + $1.filters }
+        let tiling = Tiling(plane: plane, filters: total, workers: workers)
+        let chunk = max(1, siblingChunkBytes / (channels * Tiling.panel * MemoryLayout<Float>.size)) * Tiling.panel
+        Parallel.forEachTask(tiling.tasks, workers: workers) { _, t in
+            let (cols, fs) = tiling.ranges(t)
+            if cols.isEmpty || fs.isEmpty { return }
+            var p0 = cols.lowerBound
+            while p0 < cols.upperBound {
+                let p1 = min(cols.upperBound, p0 + chunk)
+                var first = 0  // the member's first filter in the end-to-end numbering
+                for m in members {
+                    let f0 = max(fs.lowerBound, first) - first, f1 = min(fs.upperBound, first + m.filters) - first
+                    if f0 < f1 {
+                        cvm_pointwise(x, ldx, m.weight, channels, channels, m.bias, m.y, m.ldy, f0, f1, p0, p1,
+                                      m.act, m.slope)
+                    }
+                    first += m.filters
+                }
+                p0 = p1
+            }
+        }
+    }
+
+    /// Sibling 1x1 stride-1 convs between workspace views (the planned pass): every one reads
+    /// `input` and writes its own output view (which must not overlap the input or each other).
+    public static func forward(_ ws: inout Workspace, input: FeatureView, siblings: [Sibling], workers requested: Int? = nil) {
+        precondition(available, "pointwise kernel needs AVX-512")
+        let s = input.shape
+        for m in siblings {
+            precondition(m.output.shape.batch == s.batch && m.output.shape.height == s.height
+                         && m.output.shape.width == s.width && m.output.storage == .arena, "pointwise siblings: output view does not fit")
+            precondition(m.filters > 0 && m.weight.count >= m.filters * s.channels && m.bias.count == m.filters,
+                         "pointwise siblings: weight/bias size")
+        }
+        let workers = requested ?? ws.threadCount
+        let plane = s.planeSize
+        ws.withBases { inBase, arenaBase in
+            let views = ViewPointers(input: inBase, arena: arenaBase)
+            withPointers(siblings.map(\.weight)) { weights in
+                withPointers(siblings.map(\.bias)) { biases in
+                    for n in 0..<s.batch {
+                        let members = siblings.indices.map { i in
+                            let (act, slope) = code(siblings[i].activation)
+                            return Member(weight: weights[i], bias: biases[i], y: views.destination(siblings[i].output, item: n),
+                                          ldy: plane, filters: siblings[i].filters, act: act, slope: slope)
+                        }
+                        runSiblings(x: views.source(input, item: n), ldx: plane, channels: s.channels, plane: plane,
+                                    members: members, workers: workers)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Base addresses of several arrays, valid inside `body`.
+    private static func withPointers<R>(_ arrays: [[Float]], _ body: ([UnsafePointer<Float>]) -> R) -> R {
+        func nest(_ i: Int, _ bases: inout [UnsafePointer<Float>]) -> R {
+            if i == arrays.count { return body(bases) }
+            return arrays[i].withUnsafeBufferPointer { b in
+                bases.append(b.baseAddress!)
+                return nest(i + 1, &bases)
+            }
+        }
+        var bases: [UnsafePointer<Float>] = []
+        bases.reserveCapacity(arrays.count)
+        return nest(0, &bases)
+    }
+
+    /// The sibling pass on arrays, for tests: `x` is `batch` images of `[C, P]`; each conv's
+    /// output is `batch` images of `[filters, P]`.
+    public static func applySiblings(x: [Float], batch: Int, channels: Int, plane: Int,
+                                     convs: [(weight: [Float], bias: [Float], filters: Int, activation: Activation)],
+                                     workers: Int) -> [[Float]] {
+        precondition(available, "pointwise kernel needs AVX-512")
+        precondition(x.count >= batch * channels * plane, "pointwise siblings apply: input size")
+        var ws = Workspace()
+        ws.input = x
+        var offset = 0
+        var siblings: [Sibling] = []
+        for c in convs {
+            let shape = FeatureShape(batch: batch, channels: c.filters, height: 1, width: plane)
+            siblings.append(Sibling(output: FeatureView(offset: offset, shape: shape), weight: c.weight, bias: c.bias,
+                                    activation: c.activation))
+            offset += shape.count
+        }
+        ws.arena = [Float](repeating: .nan, count: offset)
+        forward(&ws, input: FeatureView(storage: .input, offset: 0,
+                                        shape: FeatureShape(batch: batch, channels: channels, height: 1, width: plane)),
+                siblings: siblings, workers: workers)
+        return siblings.map { Array(ws.arena[$0.output.offset..<($0.output.offset + $0.output.shape.count)]) }
+    }
+
     /// The plain form the kernel is tested against: `x` `[C, P]`, `weight` `[F, C]`, each
     /// output a sum over channels in order, then `applyFast` (the fast epilogue's arithmetic).
     public static func reference(x: [Float], weight: [Float], bias: [Float], channels: Int, filters: Int,

@@ -117,6 +117,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-spin"), help: .hidden)
     var noSpin = false
 
+    @Flag(name: .customLong("no-sibling-fusion"), help: .hidden)
+    var noSiblingFusion = false
+
     @Flag(name: .customLong("no-implicit-columns"), help: .hidden)
     var noImplicitColumns = false
 
@@ -145,6 +148,7 @@ struct BenchCommand: ParsableCommand {
             if noPointwise { ConvKernel.usePointwise = false }
             if noSpin { Parallel.useSpinningPool = false }
             if noStrideTwoWinograd { StrideTwoWinograd.enabled = false }
+            if noSiblingFusion { ConvUnit.fusesSiblings = false }
             if noImplicitColumns { Int8ConvKernel.useImplicitColumns = false }
             if let winogradTile { ConvKernel.winogradTile = Winograd.Tile(rawValue: winogradTile) }
             let model: YOLOModel
@@ -310,10 +314,21 @@ struct BenchCommand: ParsableCommand {
         let layerCPU = perLayerCPU.map { $0 / Double(runs) }
         let sum = layerMs.reduce(0, +)
         var rows: [BenchReport.LayerRow] = []
+        // Sibling 1x1 convs run as one pass: its time (and GFLOP/s, of all of them) is on the
+        // first, the others read 0.
+        var fusedWith: [Int: Int] = [:]
+        var runOf: [Int: [Int]] = [:]
+        for run in context.fusedSiblings {
+            runOf[run[0]] = run
+            for i in run.dropFirst() { fusedWith[i] = run[0] }
+        }
+        func nodeFlops(_ i: Int) -> Double {
+            model.nodes[i].layer.flops(model.nodes[i].inputs.map { $0 < 0 ? s : shapes[$0] })
+        }
         print("")
         print(" idx  module            ms   share  GFLOP/s   CPU ms  output")
         for node in model.nodes {
-            let flops = node.layer.flops(node.inputs.map { $0 < 0 ? s : shapes[$0] })
+            let flops = (runOf[node.index] ?? [node.index]).reduce(0) { $0 + nodeFlops($1) }
             let t = layerMs[node.index]
             let shape: [Int]
             if node.index == model.nodes.count - 1 {
@@ -327,7 +342,12 @@ struct BenchCommand: ParsableCommand {
             rows.append(row)
             print(String(format: "%4d  ", row.index) + row.module.padding(toLength: 12, withPad: " ", startingAt: 0)
                   + String(format: " %7.2f  %5.1f%%  %7.1f  %7.2f  ", row.ms, row.share * 100, row.gflops, row.cpu_ms)
-                  + shape.map(String.init).joined(separator: "x"))
+                  + shape.map(String.init).joined(separator: "x")
+                  + (fusedWith[node.index].map { "  (run with \($0))" } ?? ""))
+        }
+        if !fusedWith.isEmpty {
+            print("rows \"run with N\": 1x1 convs run in one pass with their sibling N, whose row holds the pass's time "
+                  + "and GFLOP/s (--no-sibling-fusion times them apart)")
         }
         let coverage = sum / total
         print(String(format: "sum of layer means %.2f ms = %.1f%% of the mean profiled pass %.2f ms (unprofiled median %.2f ms)",

@@ -61,6 +61,87 @@ struct PlannedForwardTests {
     }
 }
 
+/// Sibling 1x1 convs (an ELAN block's first two, SPPCSPC's cv1 and cv2) run as one pass over
+/// their input (`ConvUnit.fusesSiblings`): the same outputs bit for bit as one conv at a time.
+struct SiblingFusionTests {
+    /// Every view a sibling run writes is apart from the input and from the others, batch items
+    /// included (a concat slice of a batch-2 map is strided).
+    @Test func siblingOutputsOverlapNothingTheyRunWith() throws {
+        for (name, batch) in [("training/yolov7-tiny", 2), ("training/yolov7", 2), ("training/yolov7-e6", 1)] {
+            let model = try PlannedForwardTests.model(name, seed: 8)
+            let plan = ExecutionPlan(model: model, input: FeatureShape(batch: batch, channels: 3, height: 128, width: 128))
+            #expect(!plan.siblings.isEmpty, "\(name)")
+            func ranges(_ v: FeatureView) -> [Range<Int>] {
+                (0..<v.shape.batch).map { n in
+                    let start = v.offset + n * v.batchStride
+                    return start..<(start + v.shape.channels * v.shape.planeSize)
+                }
+            }
+            for (first, run) in plan.siblings {
+                #expect(run.first == first && run.count >= 2)
+                let input = plan.inputs[first][0]
+                var views = run.map { plan.outputs[$0] }
+                for i in run {
+                    let node = model.nodes[i]
+                    #expect(plan.inputs[i] == [input] && (node.layer as? ConvLayer)?.conv.geometry.isPointwise == true)
+                }
+                if input.storage == .arena { views.append(input) }
+                for a in views.indices {
+                    for b in views.indices where a < b {
+                        let overlap = ranges(views[a]).contains { ra in ranges(views[b]).contains { ra.overlaps($0) } }
+                        #expect(!overlap, "\(name) run \(run): \(views[a]) and \(views[b])")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fused against one conv at a time on the same planned pass: identical outputs, with the
+    /// pairs of tiny (ELAN blocks, its SPP block's rows) and yolov7 (ELAN, SPPCSPC inside one
+    /// layer) at batch 2. The only test that switches fusion off.
+    @Test(.enabled(if: PointwiseKernel.available, "siblings run on the AVX-512 kernel only"))
+    func fusedEqualsUnfused() throws {
+        defer { ConvUnit.fusesSiblings = true }
+        for (name, batch, size) in [("training/yolov7-tiny", 1, 160), ("training/yolov7-tiny", 2, 96), ("training/yolov7", 2, 128)] {
+            let model = try PlannedForwardTests.model(name, seed: 9)
+            let x = PlannedForwardTests.input(batch: batch, size: size)
+            let plan = ExecutionPlan(model: model, input: x.featureShape)
+            for workers in [1, 2] {
+                var context = ForwardContext()
+                context.workspace.workers = workers
+                ConvUnit.fusesSiblings = false
+                let apart = model.forward(x, context: &context)
+                #expect(context.fusedSiblings.isEmpty)
+                ConvUnit.fusesSiblings = true
+                let fused = model.forward(x, context: &context)
+                #expect(fused.data == apart.data, "\(name) batch \(batch) workers \(workers)")
+                #expect(Set(context.fusedSiblings) == Set(plan.siblings.values), "\(name)")
+                if name.hasSuffix("tiny") {
+                    // Layers 2/3 (the first ELAN block's 1x1 convs) are one of them.
+                    #expect(context.fusedSiblings.contains([2, 3]))
+                    #expect(context.fusedSiblings.count >= 9)
+                }
+            }
+        }
+    }
+
+    /// A conv that cannot run in a sibling pass (an input observer here; int8 or packed weights
+    /// likewise) sends its run back to one conv at a time, with the same outputs.
+    @Test func runFallsBackWhenAConvCannotJoin() throws {
+        let model = try PlannedForwardTests.model("training/yolov7-tiny", seed: 10)
+        let x = PlannedForwardTests.input(batch: 1, size: 96)
+        var context = ForwardContext()
+        let before = model.forward(x, context: &context)
+        let conv = (model.nodes[3].layer as! ConvLayer).conv
+        var observed = 0
+        conv.inputObserver = { _ in observed += 1 }
+        let after = model.forward(x, context: &context)
+        #expect(observed == 1)
+        #expect(!context.fusedSiblings.contains([2, 3]))
+        #expect(after.data == before.data)
+    }
+}
+
 /// Per-conv Winograd tiles chosen by timing (`tuneWinograd`), and inference without the dense
 /// copy of the weights (`releaseDenseWeights`).
 struct WinogradTuningTests {

@@ -511,6 +511,46 @@ struct PointwiseKernelTests {
     }
 }
 
+/// Sibling 1x1 convs in one pass (`PointwiseKernel.forward(_:input:siblings:)`, the ELAN
+/// blocks' first two convs): each output bit-equal to its conv run alone, and near the plain
+/// form. Cases with filter tails, column tails, several chunks per task (700 channels make a
+/// chunk one panel) and, with 8 workers on small planes, filter ranges split across siblings.
+struct PointwiseSiblingTests {
+    // (channels, each sibling's filters, height, width)
+    @Test(.enabled(if: PointwiseKernel.available, "needs AVX-512 (elsewhere the engine keeps sgemm)"),
+          arguments: [(16, [32, 32], 13, 37), (33, [13, 70, 8], 9, 11), (700, [24, 5], 20, 20), (64, [32, 32], 40, 41),
+                      (3, [1, 2], 2, 3)])
+    func eachOutputIsItsConvAlone(channels: Int, filters: [Int], height: Int, width: Int) {
+        let plane = height * width
+        let acts: [Activation] = [.leakyReLU(slope: 0.1), .silu, .identity]
+        let x = randomValues(2 * channels * plane, seed: 111)
+        let convs = filters.enumerated().map { i, f in
+            (weight: randomValues(f * channels, seed: 112 + UInt64(i)), bias: randomValues(f, seed: 120 + UInt64(i)),
+             filters: f, activation: acts[i % acts.count])
+        }
+        let alone = convs.map { c in
+            var y = [Float](repeating: 0, count: 2 * c.filters * plane)
+            PointwiseKernel.apply(x: x, batch: 2, weight: c.weight, bias: c.bias, channels: channels, filters: c.filters,
+                                  plane: plane, activation: c.activation, into: &y, workers: 1)
+            return y
+        }
+        for (c, y) in zip(convs, alone) {
+            let want = PointwiseKernel.reference(x: Array(x[0..<(channels * plane)]), weight: c.weight, bias: c.bias,
+                                                 channels: channels, filters: c.filters, plane: plane,
+                                                 activation: c.activation)
+            let worst = zip(y.prefix(want.count), want).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst < 1e-3, "C\(channels) F\(c.filters): \(worst) from the reference")
+        }
+        for workers in [1, 2, 3, 8] {
+            let got = PointwiseKernel.applySiblings(x: x, batch: 2, channels: channels, plane: plane, convs: convs,
+                                                    workers: workers)
+            for i in convs.indices {
+                #expect(got[i] == alone[i], "C\(channels) F\(filters) \(height)x\(width) sibling \(i) workers \(workers)")
+            }
+        }
+    }
+}
+
 /// The C im2col the conv tiles use against the Swift one: strides 1, 2 and 3, padding on every
 /// side, kernels up to 6x6, row ranges at the top, middle and bottom of the output.
 struct Im2colTests {

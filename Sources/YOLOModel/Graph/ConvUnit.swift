@@ -227,3 +227,39 @@ extension ConvUnit {
         }
     }
 }
+
+extension ConvUnit {
+    /// Whether the planned pass runs sibling 1x1 convs (convs that read the same map one after
+    /// the other: an ELAN block's first two, SPPCSPC's cv1 and cv2) as one pass over their
+    /// input (`PointwiseKernel.forward(_:input:siblings:)`). Off only to measure the difference
+    /// (`bench --no-sibling-fusion`); the outputs are the same bit for bit either way.
+    nonisolated(unsafe) public static var fusesSiblings = true
+
+    /// Whether this conv can run in a sibling pass now: dense FP32 weights, 1x1 stride 1
+    /// ungrouped, on the blocked kernel, and nothing per conv in the way (an int8 form, an
+    /// input observer). Packed and int8 convs run one by one as before.
+    var runsAsSibling: Bool {
+        guard geometry.isPointwise, int8 == nil, inputObserver == nil, !tunesWinograd,
+              case .dense = weights else { return false }
+        return ConvKernel.usePointwise && PointwiseKernel.available
+    }
+
+    /// Planned pass: runs `units`, which all read `input`, in one sibling pass, each into its own
+    /// output view (views that overlap neither the input nor each other). Returns false, having
+    /// run nothing, when fusion is off or any of them cannot run that way; the caller then runs
+    /// them one by one.
+    static func forwardSiblings(_ units: [ConvUnit], _ ws: inout Workspace, input: FeatureView,
+                                outputs: [FeatureView]) -> Bool {
+        guard fusesSiblings, units.count > 1, units.allSatisfy(\.runsAsSibling) else { return false }
+        precondition(outputs.count == units.count)
+        ws.quantizedInput = nil  // as each FP32 conv run alone does
+        let siblings = zip(units, outputs).map { unit, output in
+            guard case .dense(let w) = unit.weights else { preconditionFailure("checked by runsAsSibling") }
+            precondition(input.shape.channels == unit.geometry.inChannels && output.shape == unit.geometry.outputShape(input.shape),
+                         "\(unit.name): sibling views do not fit")
+            return PointwiseKernel.Sibling(output: output, weight: w, bias: unit.bias, activation: unit.activation)
+        }
+        PointwiseKernel.forward(&ws, input: input, siblings: siblings)
+        return true
+    }
+}

@@ -17,6 +17,11 @@ struct ExecutionPlan {
     let arenaFloats: Int
     /// Concat parts written in place, and the floats that saves over copying, for reports.
     let inPlaceParts: Int
+    /// Runs of consecutive nodes that are plain 1x1 stride-1 convs reading the same map (an
+    /// ELAN block's first two): the pass may run each run as one sibling pass
+    /// (`ConvUnit.forwardSiblings`), so their outputs are kept apart from each other and from
+    /// the input over the whole run. Keyed by the first node.
+    let siblings: [Int: [Int]]
 
     init(model: YOLOModel, input: FeatureShape) {
         self.model = ObjectIdentifier(model)
@@ -47,6 +52,7 @@ struct ExecutionPlan {
             }
         }
         inPlaceParts = parts
+        siblings = Self.siblingRuns(nodes)
 
         // 2. Buffers: each root (a node not placed in a concat) owns one, live from the first
         //    write of any node placed in it to the last read of any of them.
@@ -68,6 +74,16 @@ struct ExecutionPlan {
             let b = bufferOfRoot[root(i).node]
             buffers[b].first = min(buffers[b].first, i)
             buffers[b].last = max(buffers[b].last, lastRead[i])
+        }
+        // Siblings write their outputs at the same time, all while reading the input (which is
+        // live to the last of them anyway): each output's buffer is live over the whole run, so
+        // no two of them share an address. (Outputs in one concat are disjoint slices.)
+        for run in siblings.values {
+            for i in run {
+                let b = bufferOfRoot[root(i).node]
+                buffers[b].first = min(buffers[b].first, run.first!)
+                buffers[b].last = max(buffers[b].last, run.last!)
+            }
         }
         var temporaryBuffer = [Int](repeating: -1, count: count)
         for node in nodes {
@@ -111,5 +127,29 @@ struct ExecutionPlan {
         let inputView = FeatureView(storage: .input, offset: 0, shape: input)
         inputs = nodes.map { node in node.inputs.map { $0 < 0 ? inputView : outputs[$0] } }
         temporaries = temporaryBuffer.map { $0 < 0 ? 0 : buffers[$0].offset }
+    }
+
+    /// Runs of two or more consecutive conv nodes that could be siblings by their shape alone:
+    /// 1x1 stride-1 ungrouped convs with the same single input. (Whether they run together is
+    /// decided per pass, by their weights: see `ConvUnit.runsAsSibling`.)
+    static func siblingRuns(_ nodes: [GraphNode]) -> [Int: [Int]] {
+        func candidate(_ node: GraphNode) -> Bool {
+            node.inputs.count == 1 && (node.layer as? ConvLayer)?.conv.geometry.isPointwise == true
+        }
+        var runs: [Int: [Int]] = [:]
+        var i = 0
+        while i < nodes.count {
+            var run = [i]
+            if candidate(nodes[i]) {
+                // Inputs are earlier nodes, so a member never reads another's output.
+                while let next = run.last.map({ $0 + 1 }), next < nodes.count, candidate(nodes[next]),
+                      nodes[next].inputs == nodes[i].inputs {
+                    run.append(next)
+                }
+            }
+            if run.count > 1 { runs[i] = run }
+            i = run.last! + 1
+        }
+        return runs
     }
 }

@@ -8,6 +8,10 @@ public struct ForwardContext {
     public var scratch: [Float] = []
     public var workspace = Workspace()
     var plan: ExecutionPlan?
+    /// The node runs the last planned pass ran as one sibling pass (see
+    /// `ConvUnit.fusesSiblings`); the observer saw each run's time on its first node and 0 on
+    /// the others.
+    public internal(set) var fusedSiblings: [[Int]] = []
     public init() {}
 
     /// Floats held by the workspace (arena + scratch), for memory reports.
@@ -364,7 +368,12 @@ public final class SPPCSPCLayer: Layer {
         var arena = TemporaryArena(next: temporary)
         let t = temporaryShapes(x.shape).map { arena.view($0) }
         let (t1, t3, cat1, t5, cat2) = (t[0], t[1], t[2], t[3], t[4])
-        cv1.forward(&ws, input: x, output: t1)
+        // cv1 and cv2 both read x: one sibling pass where they can (cv2's slice of cat2 and t1
+        // are separate temporaries), else cv2 runs in its place below.
+        let c6 = cv6.geometry.outChannels
+        let y2 = cat2.channels(c6, cv2.geometry.outChannels)
+        let fused = ConvUnit.forwardSiblings([cv1, cv2], &ws, input: x, outputs: [t1, y2])
+        if !fused { cv1.forward(&ws, input: x, output: t1) }
         cv3.forward(&ws, input: t1, output: t3)
         let c = cv4.geometry.outChannels
         let x1 = cat1.channels(0, c)
@@ -373,9 +382,8 @@ public final class SPPCSPCLayer: Layer {
             FeatureOps.maxPool(&ws, input: x1, output: cat1.channels((i + 1) * c, c), kernel: k, stride: 1, padding: k / 2)
         }
         cv5.forward(&ws, input: cat1, output: t5)
-        let c6 = cv6.geometry.outChannels
         cv6.forward(&ws, input: t5, output: cat2.channels(0, c6))
-        cv2.forward(&ws, input: x, output: cat2.channels(c6, cv2.geometry.outChannels))
+        if !fused { cv2.forward(&ws, input: x, output: y2) }
         cv7.forward(&ws, input: cat2, output: output)
     }
 }

@@ -69,8 +69,25 @@ public final class YOLOModel {
         }
         context.workspace.input = input.data
         context.workspace.quantizedInput = nil
+        context.fusedSiblings.removeAll(keepingCapacity: true)
+        var skip = 0  // nodes already run in a sibling pass
         for node in nodes {
+            if skip > 0 {
+                skip -= 1
+                observe?(node.index, 0)  // its time is on the first node of its sibling pass
+                continue
+            }
             let start = observe == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            if let run = plan.siblings[node.index],
+               ConvUnit.forwardSiblings(run.map { (nodes[$0].layer as! ConvLayer).conv }, &context.workspace,
+                                        input: plan.inputs[node.index][0], outputs: run.map { plan.outputs[$0] }) {
+                context.fusedSiblings.append(run)
+                skip = run.count - 1
+                if let observe {
+                    observe(node.index, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+                }
+                continue
+            }
             // Only a plain conv node may reuse the previous int8 conv's quantized input (see
             // `Workspace.reuseQuantizedInput`); any other layer may write anywhere.
             let plainConv = node.layer is ConvLayer
