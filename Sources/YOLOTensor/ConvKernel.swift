@@ -226,9 +226,12 @@ public enum ConvKernel {
             swap(&w, &ws.stagedWeights)
             if StrideTwoWinograd.applies(g, input: input.shape) {
                 // As dense weights run (transformed once there, here per pass): the same floats.
-                let u = StrideTwoWinograd.transformWeights(w, filters: g.outChannels, channels: g.inChannels)
+                var u: [Float] = []
+                swap(&u, &ws.stagedTransform)
+                StrideTwoWinograd.transformWeights(w, filters: g.outChannels, channels: g.inChannels, into: &u)
                 StrideTwoWinograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
                                           activation: activation, workers: workers)
+                swap(&u, &ws.stagedTransform)
             } else {
                 forward(&ws, input: input, output: output, weight: w, bias: bias, geometry: g,
                         activation: activation, workers: workers)

@@ -76,26 +76,14 @@ public enum PointwiseKernel {
         }
     }
 
-    /// A 1x1 stride-1 conv between workspace views (the planned pass).
+    /// A 1x1 stride-1 conv between workspace views (the planned pass): a sibling pass of one.
     static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, weight: [Float],
                         bias: [Float], geometry g: ConvGeometry, activation: Activation, workers: Int) {
         let s = input.shape
         precondition(g.isPointwise && s.channels == g.inChannels, "pointwise: input has \(s.channels) channels, weights want \(g.inChannels)")
-        precondition(output.shape == g.outputShape(s) && output.storage == .arena, "pointwise: output view does not fit")
-        precondition(weight.count >= g.weightCount && bias.count == g.outChannels, "pointwise: weight/bias size")
-        let plane = s.planeSize
-        ws.withBases { inBase, arenaBase in
-            let views = ViewPointers(input: inBase, arena: arenaBase)
-            weight.withUnsafeBufferPointer { w in
-                bias.withUnsafeBufferPointer { b in
-                    for n in 0..<s.batch {
-                        run(x: views.source(input, item: n), ldx: plane, weight: w.baseAddress!, channels: s.channels,
-                            bias: b.baseAddress!, y: views.destination(output, item: n), ldy: plane,
-                            filters: g.outChannels, plane: plane, activation: activation, workers: workers)
-                    }
-                }
-            }
-        }
+        precondition(output.shape == g.outputShape(s), "pointwise: output view does not fit")
+        forward(&ws, input: input, siblings: [Sibling(output: output, weight: weight, bias: bias, activation: activation)],
+                workers: workers)
     }
 
     /// One conv of a sibling pass (`forward(_:input:siblings:workers:)`): its own weights

@@ -130,20 +130,21 @@ public enum Winograd {
 
     /// F(4x4)'s input transform of one 6x6 tile, B^T d B, by the matrices in Double: the plain
     /// form of `cvm_winograd4_input`, for tests.
-    public static func inputTile4Reference(_ d: [Float]) -> [Double] {
-        var t = [Double](repeating: 0, count: 36), v = [Double](repeating: 0, count: 36)
-        for i in 0..<6 { for j in 0..<6 { for k in 0..<6 { t[i * 6 + j] += bT4[i][k] * Double(d[k * 6 + j]) } } }
-        for i in 0..<6 { for l in 0..<6 { for k in 0..<6 { v[i * 6 + l] += t[i * 6 + k] * bT4[l][k] } } }
-        return v
-    }
+    public static func inputTile4Reference(_ d: [Float]) -> [Double] { sandwich(d, bT4) }
 
     /// F(4x4)'s output transform of one tile, A^T M A, by the matrices in Double: the plain form
     /// of `cvm_winograd4_output` (before bias and activation), for tests.
-    public static func outputTile4Reference(_ m: [Float]) -> [Double] {
-        var t = [Double](repeating: 0, count: 24), y = [Double](repeating: 0, count: 16)
-        for a in 0..<4 { for j in 0..<6 { for k in 0..<6 { t[a * 6 + j] += aT4[a][k] * Double(m[k * 6 + j]) } } }
-        for a in 0..<4 { for b in 0..<4 { for k in 0..<6 { y[a * 4 + b] += t[a * 6 + k] * aT4[b][k] } } }
-        return y
+    public static func outputTile4Reference(_ m: [Float]) -> [Double] { sandwich(m, aT4) }
+
+    /// `t d t^T` for an n x n tile `d` (row-major) and a k x n matrix `t`, in Double, each sum in
+    /// index order: the per-tile form of every Winograd transform.
+    static func sandwich(_ d: [Float], _ t: [[Double]]) -> [Double] {
+        let k = t.count, n = t[0].count
+        precondition(d.count == n * n, "Winograd: tile is not \(n) x \(n)")
+        var rows = [Double](repeating: 0, count: k * n), out = [Double](repeating: 0, count: k * k)
+        for i in 0..<k { for j in 0..<n { for l in 0..<n { rows[i * n + j] += t[i][l] * Double(d[l * n + j]) } } }
+        for i in 0..<k { for j in 0..<k { for l in 0..<n { out[i * k + j] += rows[i * n + l] * t[j][l] } } }
+        return out
     }
 
     /// The 3x3 filters back from their transform U = G g G^T, as g = P U P^T with P = (G^T G)^-1 G^T

@@ -75,13 +75,23 @@ public enum StrideTwoWinograd {
     /// `weightOffsets[xi]`, row f, column (p - first phase) * C + c. In C (`cvm_winograd_s2_weights`),
     /// for dense weights once per conv and for packed ones on every pass.
     public static func transformWeights(_ w: [Float], filters: Int, channels: Int) -> [Float] {
-        precondition(w.count == filters * channels * 9, "stride-2 Winograd: weights are not F x C x 3 x 3")
-        let count = weightOffsets(filters: filters, channels: channels)[25]
-        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            w.withUnsafeBufferPointer { cvm_winograd_s2_weights($0.baseAddress!, filters, channels, buffer.baseAddress!) }
-            initialized = count
+        var u: [Float] = []
+        transformWeights(w, filters: filters, channels: channels, into: &u)
+        return u
+    }
+
+    /// The same into `u`, grown as needed and otherwise reused (packed convs, every pass).
+    public static func transformWeights(_ w: [Float], filters: Int, channels: Int, into u: inout [Float]) {
+        precondition(w.count >= filters * channels * 9, "stride-2 Winograd: weights are not F x C x 3 x 3")
+        let count = transformedCount(filters: filters, channels: channels)
+        if u.count < count { u = [Float](repeating: 0, count: count) }
+        w.withUnsafeBufferPointer { wb in
+            u.withUnsafeMutableBufferPointer { cvm_winograd_s2_weights(wb.baseAddress!, filters, channels, $0.baseAddress!) }
         }
     }
+
+    /// Floats of the transformed weights: 81 per (filter, channel) pair.
+    static func transformedCount(filters: Int, channels: Int) -> Int { 81 * filters * channels }
 
     /// The same by the matrices, pair by pair: the plain form `cvm_winograd_s2_weights` is
     /// tested against (identical floats).
@@ -125,12 +135,7 @@ public enum StrideTwoWinograd {
 
     /// B^T d B of one 5x5 tile (row-major) by the matrix, in Double: the plain form of
     /// `cvm_winograd_s2_input`, for tests.
-    public static func inputTileReference(_ d: [Float]) -> [Double] {
-        var t = [Double](repeating: 0, count: 25), v = [Double](repeating: 0, count: 25)
-        for i in 0..<5 { for l in 0..<5 { for k in 0..<5 { t[i * 5 + l] += bT[i][k] * Double(d[k * 5 + l]) } } }
-        for i in 0..<5 { for j in 0..<5 { for l in 0..<5 { v[i * 5 + j] += t[i * 5 + l] * bT[j][l] } } }
-        return v
-    }
+    public static func inputTileReference(_ d: [Float]) -> [Double] { Winograd.sandwich(d, bT) }
 
     /// How the work is split: whole planes for small ones (all tiles transformed at once, the
     /// products split by position and filter block), else blocks of tile rows, each
@@ -166,10 +171,9 @@ public enum StrideTwoWinograd {
         let c = gm.inChannels, f = gm.outChannels
         precondition(supports(gm) && s.channels == c && output.shape == gm.outputShape(s) && output.storage == .arena,
                      "stride-2 Winograd: views do not fit")
-        precondition(u.count == weightOffsets(filters: f, channels: c)[25] && bias.count == f,
-                     "stride-2 Winograd: weight sizes")
-        let t = Tiling(outHeight: oh, outWidth: ow, channels: c, whole: whole)
         let offsets = weightOffsets(filters: f, channels: c)
+        precondition(u.count >= offsets[25] && bias.count == f, "stride-2 Winograd: weight sizes")
+        let t = Tiling(outHeight: oh, outWidth: ow, channels: c, whole: whole)
         let (act, slope) = PointwiseKernel.code(activation)
         ws.reserveScratch(t.scratchFloats(channels: c, filters: f, workers: workers))
         let perWorker = t.scratchFloats(channels: c, filters: f, workers: 1)
