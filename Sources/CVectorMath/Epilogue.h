@@ -8,6 +8,10 @@
 #define AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
+// Fetch a line that is about to be written (prefetchw: in the exclusive state, so the stores
+// need no ownership request); every x86-64 CPU with AVX-512 has it.
+#define PREFETCH_WRITE(p) __asm__ volatile("prefetchw %0" : : "m"(*(const char *)(p)))
+
 // FastMath.exp on 16 lanes, operation for operation (fast_exp in VectorMath.c).
 AVX512 INLINE __m512 exp16(__m512 x) {
     const __m512 magic = _mm512_set1_ps(12582912.0f);

@@ -122,34 +122,50 @@ AVX512 INLINE void horizontal_input(const float *restrict e, long tw, float *res
     }
 }
 
+// Lanes of the 16 columns from window column q that lie inside the window (< width) and
+// inside the image (image column first + q + j in [0, w)); the others read as zero.
+AVX512 INLINE __mmask16 window_mask(long first, long q, long width, long w) {
+    long lo = -(first + q), hi = w - (first + q);
+    if (lo < 0) lo = 0;
+    if (hi > width - q) hi = width - q;
+    if (hi > 16) hi = 16;
+    if (hi <= lo) return 0;
+    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
 AVX512 void cvm_winograd4_input(const float *restrict x, long channels, long h, long w, long ty0, long ty1,
                                 long tx0, long tw, float *restrict v, long ld, long pstride) {
-    // Input columns 4 * tx0 - 1 ... 4 * (tx0 + tw) + 1, zero outside the image.
+    // Input columns 4 * tx0 - 1 ... 4 * (tx0 + tw) + 1, zero outside the image. Rows are read in
+    // place with masked loads (masked-out lanes are never touched, so the -1st and w-th columns
+    // need no padding copy).
     const long width = 4 * tw + 2, first = 4 * tx0 - 1;
-    float rows[6][4 * MAX_TILE_COLUMNS + 2] __attribute__((aligned(64)));
     float e[6][4 * MAX_TILE_COLUMNS + 18] __attribute__((aligned(64)));  // + 16: whole-vector loads past the end
-    // Columns of the window inside the image.
-    const long lo = first < 0 ? -first : 0;
-    const long hi = first + width > w ? w - first : width;
     for (long c = 0; c < channels; c++) {
         const float *plane = x + c * h * w;
         for (long ty = ty0; ty < ty1; ty++) {
+            // B^T along the rows of the tile: six input rows, 16 columns at a time.
+            const float *row[6];
             for (int k = 0; k < 6; k++) {
-                long iy = 4 * ty - 1 + k;
-                float *r = rows[k];
-                if (iy < 0 || iy >= h) {
-                    memset(r, 0, sizeof(float) * width);
-                    continue;
-                }
-                if (lo > 0) memset(r, 0, sizeof(float) * lo);
-                memcpy(r + lo, plane + iy * w + first + lo, sizeof(float) * (hi - lo));
-                if (hi < width) memset(r + hi, 0, sizeof(float) * (width - hi));
+                const long iy = 4 * ty - 1 + k;
+                row[k] = iy < 0 || iy >= h ? NULL : plane + iy * w + first;
             }
-            // B^T along the rows of the tile: six combined rows, 16 columns at a time.
+            // The rows of the next step (the next tile row, or the next channel's first), fetched
+            // into cache while this one computes: rows a plane apart, each a few lines long, are
+            // too short for the hardware prefetcher to pick up.
+            const float *ahead[6];
+            for (int k = 0; k < 6; k++) {
+                const long iy = ty + 1 < ty1 ? 4 * ty + 3 + k : 4 * ty0 - 1 + k;
+                const float *p = ty + 1 < ty1 ? plane : c + 1 < channels ? plane + h * w : NULL;
+                ahead[k] = p && iy >= 0 && iy < h ? p + iy * w + first : NULL;
+            }
             for (long q = 0; q < width; q += 16) {
-                __mmask16 k = width - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (width - q)) - 1);
+                for (int k = 0; k < 6; k++)
+                    if (ahead[k]) _mm_prefetch((const char *)(ahead[k] + q + 16), _MM_HINT_T0);
+                const __mmask16 in = window_mask(first, q, width, w);
+                const __mmask16 k = width - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (width - q)) - 1);
                 __m512 r[6], o[6];
-                for (int i = 0; i < 6; i++) r[i] = _mm512_maskz_loadu_ps(k, rows[i] + q);
+                for (int i = 0; i < 6; i++)
+                    r[i] = row[i] ? _mm512_maskz_loadu_ps(in, row[i] + q) : _mm512_setzero_ps();
                 bt16(r, o);
                 for (int i = 0; i < 6; i++) _mm512_mask_storeu_ps(e[i] + q, k, o[i]);
             }
@@ -422,14 +438,22 @@ AVX512 INLINE void output_tiles(const int FIVE, const float *restrict m, long ld
                     row[3][4 * q + b] = o3;
                 }
             }
-            // Bias and activation (the pointwise kernel's epilogue), cropped to the image.
+            // Bias and activation (the pointwise kernel's epilogue), cropped to the image. The
+            // next step's output rows (the next tile row, or the next filter's first) are
+            // fetched for writing meanwhile, so its stores do not wait on their lines.
+            const int more = ty + 1 < ty1 || f + 1 < filters;
+            float *next = ty + 1 < ty1 ? plane + 4 * (ty + 1) * w + x0 : plane + h * w + 4 * ty0 * w + x0;
+            const long next_rows = ty + 1 < ty1 ? h - 4 * (ty + 1) : h - 4 * ty0;
             for (int a = 0; a < 4; a++) {
                 long oy = 4 * ty + a;
                 if (oy >= h) break;
                 float *dst = plane + oy * w + x0;
+                float *ahead = more && a < next_rows ? next + a * w : NULL;
                 long q = 0;
-                for (; q + 16 <= cols; q += 16)
+                for (; q + 16 <= cols; q += 16) {
+                    if (ahead) PREFETCH_WRITE(ahead + q);
                     _mm512_storeu_ps(dst + q, finish(_mm512_load_ps(row[a] + q), bias[f], act, slope));
+                }
                 if (q < cols) {
                     __mmask16 tail = (__mmask16)((1u << (cols - q)) - 1);
                     _mm512_mask_storeu_ps(dst + q, tail, finish(_mm512_load_ps(row[a] + q), bias[f], act, slope));
