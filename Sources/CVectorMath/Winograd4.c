@@ -270,7 +270,8 @@ CLONES void cvm_winograd_s2_weights(const float *restrict w, long filters, long 
 
 // Splits input row r (w floats) into even[j] = r[2j] and odd[j] = r[2j - 1] for j < n, zero
 // outside the row.
-AVX512 INLINE void split_row(const float *restrict r, long w, long n, float *restrict even, float *restrict odd) {
+AVX512 INLINE void split_row(const float *restrict r, long w, long n, float *restrict even, float *restrict odd,
+                             const float *ahead) {
     const __m512i ei = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i oi = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     __m512 carry = _mm512_setzero_ps();  // lane 15: the odd column before this block
@@ -279,6 +280,10 @@ AVX512 INLINE void split_row(const float *restrict r, long w, long n, float *res
         __mmask16 lo = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
         left -= 16;
         __mmask16 hi = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        if (ahead) {
+            _mm_prefetch((const char *)(ahead + 2 * j), _MM_HINT_T0);
+            _mm_prefetch((const char *)(ahead + 2 * j + 16), _MM_HINT_T0);
+        }
         __m512 a = _mm512_maskz_loadu_ps(lo, r + 2 * j), b = _mm512_maskz_loadu_ps(hi, r + 2 * j + 16);
         __m512 odds = _mm512_permutex2var_ps(a, oi, b);  // r[2j + 2t + 1]
         _mm512_storeu_ps(even + j, _mm512_permutex2var_ps(a, ei, b));
@@ -317,13 +322,20 @@ AVX512 void cvm_winograd_s2_input(const float *restrict x, long channels, long h
             for (int a = 0; a < 2; a++) {
                 for (int k = 0; k < 5; k++) {
                     const long row = 8 * ty + 2 * k - a;
+                    // The same row of the next step (the next tile row, or the next channel's
+                    // first), fetched while this one is split: rows a plane apart are too short
+                    // for the hardware prefetcher (as in cvm_winograd4_input).
+                    const long next_row = ty + 1 < ty1 ? row + 8 : 8 * ty0 + 2 * k - a;
+                    const float *next_plane = ty + 1 < ty1 ? plane : c + 1 < channels ? plane + h * w : NULL;
+                    const float *ahead = next_plane && next_row >= 0 && next_row < h
+                                             ? next_plane + next_row * w + 8 * tx0 : NULL;
                     if (row < 0 || row >= h) {
                         memset(split[0][k], 0, sizeof(float) * n);
                         memset(split[1][k], 0, sizeof(float) * n);
                         continue;
                     }
                     // Column 2j - b of the row, j from 4 tx0: start the split at column 8 tx0.
-                    split_row(plane + row * w + 8 * tx0, w - 8 * tx0, n, split[0][k], split[1][k]);
+                    split_row(plane + row * w + 8 * tx0, w - 8 * tx0, n, split[0][k], split[1][k], ahead);
                     if (tx0 > 0) split[1][k][0] = plane[row * w + 8 * tx0 - 1];
                 }
                 for (int b = 0; b < 2; b++) {
