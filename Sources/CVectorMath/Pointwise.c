@@ -99,14 +99,13 @@ AVX512 static void tile_any(int mr, int nv, int masked, __mmask16 last, const fl
 
 AVX512 static void pointwise_avx512(const float *x, long ldx, const float *w, long ldw, long channels,
                                     const float *bias, float *y, long ldy, long f0, long f1, long p0, long p1,
-                                    int act, float slope) {
+                                    long prefetch_end, int act, float slope) {
     // Column panels outside, filter blocks inside: the panel of X (channels x 48) is read from
     // memory once and then from cache by every filter block.
     for (long p = p0; p < p1; p += PANEL) {
         long cols = p1 - p < PANEL ? p1 - p : PANEL;
-        // Prefetch only inside this call's columns: past them the lines may be another
-        // worker's to write.
-        const int ahead = p + 3 * PANEL <= p1;
+        // Prefetch only up to prefetch_end: past it the lines may be another worker's to write.
+        const int ahead = p + 3 * PANEL <= prefetch_end;
         int nv = (int)((cols + 15) / 16);
         int rem = (int)(cols & 15);
         int masked = rem != 0;
@@ -131,5 +130,11 @@ AVX512 static void pointwise_avx512(const float *x, long ldx, const float *w, lo
 
 void cvm_pointwise(const float *x, long ldx, const float *w, long ldw, long channels, const float *bias, float *y,
                    long ldy, long f0, long f1, long p0, long p1, int act, float slope) {
-    pointwise_avx512(x, ldx, w, ldw, channels, bias, y, ldy, f0, f1, p0, p1, act, slope);
+    pointwise_avx512(x, ldx, w, ldw, channels, bias, y, ldy, f0, f1, p0, p1, p1, act, slope);
+}
+
+void cvm_pointwise_prefetching(const float *x, long ldx, const float *w, long ldw, long channels, const float *bias,
+                               float *y, long ldy, long f0, long f1, long p0, long p1, long prefetch_end, int act,
+                               float slope) {
+    pointwise_avx512(x, ldx, w, ldw, channels, bias, y, ldy, f0, f1, p0, p1, prefetch_end, act, slope);
 }

@@ -126,7 +126,9 @@ public enum PointwiseKernel {
                             workers: Int) {
         let total = members.reduce(0) { $0 + $1.filters }
         let tiling = Tiling(plane: plane, filters: total, workers: workers)
-        let chunk = max(1, siblingChunkBytes / (channels * Tiling.panel * MemoryLayout<Float>.size)) * Tiling.panel
+        // One conv alone has no later sibling to keep X in L2 for: its task is one chunk.
+        let chunk = members.count == 1 ? plane
+            : max(1, siblingChunkBytes / (channels * Tiling.panel * MemoryLayout<Float>.size)) * Tiling.panel
         Parallel.forEachTask(tiling.tasks, workers: workers) { _, t in
             let (cols, fs) = tiling.ranges(t)
             if cols.isEmpty || fs.isEmpty { return }
@@ -137,8 +139,9 @@ public enum PointwiseKernel {
                 for m in members {
                     let f0 = max(fs.lowerBound, first) - first, f1 = min(fs.upperBound, first + m.filters) - first
                     if f0 < f1 {
-                        cvm_pointwise(x, ldx, m.weight, channels, channels, m.bias, m.y, m.ldy, f0, f1, p0, p1,
-                                      m.act, m.slope)
+                        // Prefetching runs on to the task's end: the next chunk is this task's too.
+                        cvm_pointwise_prefetching(x, ldx, m.weight, channels, channels, m.bias, m.y, m.ldy, f0, f1,
+                                                  p0, p1, cols.upperBound, m.act, m.slope)
                     }
                     first += m.filters
                 }

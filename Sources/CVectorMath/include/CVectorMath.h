@@ -39,6 +39,11 @@ int cvm_pointwise_available(void);
 /// The epilogue's arithmetic is FastMath's (Activation.applyFast) exactly.
 void cvm_pointwise(const float *x, long ldx, const float *w, long ldw, long channels, const float *bias, float *y,
                    long ldy, long f0, long f1, long p0, long p1, int act, float slope);
+/// The same, for a caller that will go on to columns [p1, prefetch_end) with the same filters
+/// (a chunk of a larger range): X and Y lines are prefetched up to prefetch_end, not just p1.
+void cvm_pointwise_prefetching(const float *x, long ldx, const float *w, long ldw, long channels, const float *bias,
+                               float *y, long ldy, long f0, long f1, long p0, long p1, long prefetch_end, int act,
+                               float slope);
 
 /// Winograd F(4x4,3x3) (Winograd4.c). The weight transform U = G g G^T from kernel-major weights
 /// into u[xi * stride + j], xi = 0..<36, in Double (as cvm_winograd_weights).
