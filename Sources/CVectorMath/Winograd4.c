@@ -378,7 +378,8 @@ AVX512 INLINE void at16(const __m512 m[6], __m512 o[4]) {
 
 // Writes 64 floats out[4q + b] = v[b][q] (q < 16): four vectors interleaved, by two rounds of
 // two-source permutes.
-AVX512 INLINE void interleave4(const __m512 v[4], float *out) {
+// The 64 floats of four vectors interleaved (out[4q + b] = v[b][q]), as four vectors.
+AVX512 INLINE void interleave4v(const __m512 v[4], __m512 out[4]) {
     // Pairs (v0[q], v1[q]) for q < 8, then q >= 8; the same for (v2, v3).
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -387,10 +388,16 @@ AVX512 INLINE void interleave4(const __m512 v[4], float *out) {
     // Then pairs of pairs: (a[2q], a[2q+1], b[2q], b[2q+1]).
     const __m512i first = _mm512_setr_epi32(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
     const __m512i second = _mm512_setr_epi32(8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
-    _mm512_storeu_ps(out, _mm512_permutex2var_ps(a0, first, b0));
-    _mm512_storeu_ps(out + 16, _mm512_permutex2var_ps(a0, second, b0));
-    _mm512_storeu_ps(out + 32, _mm512_permutex2var_ps(a1, first, b1));
-    _mm512_storeu_ps(out + 48, _mm512_permutex2var_ps(a1, second, b1));
+    out[0] = _mm512_permutex2var_ps(a0, first, b0);
+    out[1] = _mm512_permutex2var_ps(a0, second, b0);
+    out[2] = _mm512_permutex2var_ps(a1, first, b1);
+    out[3] = _mm512_permutex2var_ps(a1, second, b1);
+}
+
+AVX512 INLINE void interleave4(const __m512 v[4], float *out) {
+    __m512 o[4];
+    interleave4v(v, o);
+    for (int j = 0; j < 4; j++) _mm512_storeu_ps(out + 16 * j, o[j]);
 }
 
 // The output transform of 6x6 product tiles, or (FIVE) of the stride-2 conv's 5x5 ones: those
@@ -428,8 +435,20 @@ AVX512 INLINE void output_tiles(const int FIVE, const float *restrict m, long ld
                     for (int b = 0; b < 4; b++) _mm512_store_ps(t[i][b] + q, o[b]);
                 }
             }
-            // ... then down the columns: output row a, column 4q + b.
-            long q = 0;
+            // ... then down the columns: output row a, column 4q + b. Blocks of 16 tiles wholly
+            // inside the image get bias and activation (the pointwise kernel's epilogue) and go
+            // straight out; the ragged rest goes through `row` and is cropped below. The next
+            // step's output rows (the next tile row, or the next filter's first) are fetched for
+            // writing meanwhile, so its stores do not wait on their lines.
+            const int more = ty + 1 < ty1 || f + 1 < filters;
+            float *next = ty + 1 < ty1 ? plane + 4 * (ty + 1) * w + x0 : plane + h * w + 4 * ty0 * w + x0;
+            const long next_rows = ty + 1 < ty1 ? h - 4 * (ty + 1) : h - 4 * ty0;
+            float *dst[4], *ahead[4];
+            for (int a = 0; a < 4; a++) {
+                dst[a] = 4 * ty + a < h ? plane + (4 * ty + a) * w + x0 : NULL;
+                ahead[a] = more && a < next_rows ? next + a * w : NULL;
+            }
+            long q = 0, done = 0;  // columns [0, done) are written
             for (; q + 16 <= tw; q += 16) {
                 __m512 o[4][4];  // [a][b]
                 for (int b = 0; b < 4; b++) {
@@ -438,7 +457,21 @@ AVX512 INLINE void output_tiles(const int FIVE, const float *restrict m, long ld
                     at16(m, v);
                     for (int a = 0; a < 4; a++) o[a][b] = v[a];
                 }
-                for (int a = 0; a < 4; a++) interleave4(o[a], row[a] + 4 * q);
+                const int direct = 4 * q + 64 <= cols;
+                for (int a = 0; a < 4; a++) {
+                    if (!dst[a]) break;
+                    if (!direct) {
+                        interleave4(o[a], row[a] + 4 * q);
+                        continue;
+                    }
+                    __m512 v[4];
+                    interleave4v(o[a], v);
+                    for (int j = 0; j < 4; j++) {
+                        if (ahead[a]) PREFETCH_WRITE(ahead[a] + 4 * q + 16 * j);
+                        _mm512_storeu_ps(dst[a] + 4 * q + 16 * j, finish(v[j], bias[f], act, slope));
+                    }
+                }
+                if (direct) done = 4 * q + 64;
             }
             for (; q < tw; q++) {
                 for (int b = 0; b < 4; b++) {
@@ -450,25 +483,16 @@ AVX512 INLINE void output_tiles(const int FIVE, const float *restrict m, long ld
                     row[3][4 * q + b] = o3;
                 }
             }
-            // Bias and activation (the pointwise kernel's epilogue), cropped to the image. The
-            // next step's output rows (the next tile row, or the next filter's first) are
-            // fetched for writing meanwhile, so its stores do not wait on their lines.
-            const int more = ty + 1 < ty1 || f + 1 < filters;
-            float *next = ty + 1 < ty1 ? plane + 4 * (ty + 1) * w + x0 : plane + h * w + 4 * ty0 * w + x0;
-            const long next_rows = ty + 1 < ty1 ? h - 4 * (ty + 1) : h - 4 * ty0;
             for (int a = 0; a < 4; a++) {
-                long oy = 4 * ty + a;
-                if (oy >= h) break;
-                float *dst = plane + oy * w + x0;
-                float *ahead = more && a < next_rows ? next + a * w : NULL;
-                long q = 0;
+                if (!dst[a]) break;
+                long q = done;  // a multiple of 64: row stays aligned
                 for (; q + 16 <= cols; q += 16) {
-                    if (ahead) PREFETCH_WRITE(ahead + q);
-                    _mm512_storeu_ps(dst + q, finish(_mm512_load_ps(row[a] + q), bias[f], act, slope));
+                    if (ahead[a]) PREFETCH_WRITE(ahead[a] + q);
+                    _mm512_storeu_ps(dst[a] + q, finish(_mm512_load_ps(row[a] + q), bias[f], act, slope));
                 }
                 if (q < cols) {
                     __mmask16 tail = (__mmask16)((1u << (cols - q)) - 1);
-                    _mm512_mask_storeu_ps(dst + q, tail, finish(_mm512_load_ps(row[a] + q), bias[f], act, slope));
+                    _mm512_mask_storeu_ps(dst[a] + q, tail, finish(_mm512_load_ps(row[a] + q), bias[f], act, slope));
                 }
             }
         }
