@@ -65,18 +65,11 @@ CLONES void cvm_winograd4_weights(const float *restrict g, long count, float *re
 
 int cvm_winograd4_max_tile_columns(void) { return MAX_TILE_COLUMNS; }
 
-// The six rows of B^T applied to six values (rows of a tile, or columns of one row).
-#define BT_ROWS(r0, r1, r2, r3, r4, r5, o0, o1, o2, o3, o4, o5) \
-    do {                                                        \
-        o0 = 4 * (r0) - 5 * (r2) + (r4);                        \
-        o1 = -4 * ((r1) + (r2)) + (r3) + (r4);                  \
-        o2 = 4 * ((r1) - (r2)) - (r3) + (r4);                   \
-        o3 = 2 * ((r3) - (r1)) - (r2) + (r4);                   \
-        o4 = 2 * ((r1) - (r3)) - (r2) + (r4);                   \
-        o5 = 4 * (r1) - 5 * (r3) + (r5);                        \
-    } while (0)
-
-// BT_ROWS on 16 lanes, the same operations in the same order.
+// The six rows of B^T applied to six vectors (rows of tiles, or columns of 16 tiles), in
+// this order of operations (the reference, Winograd.inputTile4Reference, sums in Double):
+//   o0 = 4 r0 - 5 r2 + r4            o3 = 2 (r3 - r1) - r2 + r4
+//   o1 = -4 (r1 + r2) + r3 + r4      o4 = 2 (r1 - r3) - r2 + r4
+//   o2 = 4 (r1 - r2) - r3 + r4       o5 = 4 r1 - 5 r3 + r5
 AVX512 INLINE void bt16(const __m512 r[6], __m512 o[6]) {
     const __m512 two = _mm512_set1_ps(2), four = _mm512_set1_ps(4), five = _mm512_set1_ps(5);
     o[0] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(four, r[0]), _mm512_mul_ps(five, r[2])), r[4]);
@@ -99,26 +92,18 @@ AVX512 INLINE __m512 every4th(const float *p, int j) {
 // B^T along the six columns of each tile of one combined row e (tile t's at e[4t ... 4t + 5]),
 // position l of tile t to o[l * pstride + t].
 AVX512 INLINE void horizontal_input(const float *restrict e, long tw, float *restrict o, long pstride) {
-    long t = 0;
-    for (; t + 16 <= tw; t += 16) {
+    // A last partial block of tiles runs as a whole one (e is padded with zeros past the
+    // window), its stores masked: 40x40 and 20x20 planes have 10 and 5 tile columns, which a
+    // scalar tail would do one tile at a time.
+    for (long t = 0; t < tw; t += 16) {
+        __mmask16 k = tw - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (tw - t)) - 1);
         const float *p = e + 4 * t;
         // Columns 4 and 5 of tile t are columns 0 and 1 of tile t + 1.
         __m512 d[6] = {every4th(p, 0), every4th(p, 1), every4th(p, 2), every4th(p, 3),
                        every4th(p + 4, 0), every4th(p + 4, 1)};
         __m512 v[6];
         bt16(d, v);
-        for (int l = 0; l < 6; l++) _mm512_storeu_ps(o + l * pstride + t, v[l]);
-    }
-    for (; t < tw; t++) {
-        const float *d = e + 4 * t;
-        float o0, o1, o2, o3, o4, o5;
-        BT_ROWS(d[0], d[1], d[2], d[3], d[4], d[5], o0, o1, o2, o3, o4, o5);
-        o[t] = o0;
-        o[pstride + t] = o1;
-        o[2 * pstride + t] = o2;
-        o[3 * pstride + t] = o3;
-        o[4 * pstride + t] = o4;
-        o[5 * pstride + t] = o5;
+        for (int l = 0; l < 6; l++) _mm512_mask_storeu_ps(o + l * pstride + t, k, v[l]);
     }
 }
 
@@ -139,7 +124,10 @@ AVX512 void cvm_winograd4_input(const float *restrict x, long channels, long h, 
     // place with masked loads (masked-out lanes are never touched, so the -1st and w-th columns
     // need no padding copy).
     const long width = 4 * tw + 2, first = 4 * tx0 - 1;
-    float e[6][4 * MAX_TILE_COLUMNS + 18] __attribute__((aligned(64)));  // + 16: whole-vector loads past the end
+    // + 80: a last block of 16 tiles reads up to 4 * 16 + 6 floats from its start, past the window
+    // (zeros, so no garbage, and no denormal slow paths, go through the arithmetic).
+    float e[6][4 * MAX_TILE_COLUMNS + 80] __attribute__((aligned(64)));
+    for (int i = 0; i < 6; i++) memset(e[i] + width, 0, sizeof(float) * 80);
     for (long c = 0; c < channels; c++) {
         const float *plane = x + c * h * w;
         for (long ty = ty0; ty < ty1; ty++) {
@@ -357,16 +345,9 @@ AVX512 void cvm_winograd_s2_input(const float *restrict x, long channels, long h
     }
 }
 
-// The four rows of A^T applied to six values.
-#define AT_ROWS(m0, m1, m2, m3, m4, m5, o0, o1, o2, o3) \
-    do {                                                \
-        o0 = (m0) + ((m1) + (m2)) + ((m3) + (m4));      \
-        o1 = ((m1) - (m2)) + 2 * ((m3) - (m4));         \
-        o2 = ((m1) + (m2)) + 4 * ((m3) + (m4));         \
-        o3 = ((m1) - (m2)) + 8 * ((m3) - (m4)) + (m5);  \
-    } while (0)
-
-// AT_ROWS on 16 lanes, the same operations in the same order.
+// The four rows of A^T applied to six vectors, in this order of operations:
+//   o0 = m0 + (m1 + m2) + (m3 + m4)      o2 = (m1 + m2) + 4 (m3 + m4)
+//   o1 = (m1 - m2) + 2 (m3 - m4)         o3 = (m1 - m2) + 8 (m3 - m4) + m5
 AVX512 INLINE void at16(const __m512 m[6], __m512 o[4]) {
     __m512 s12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
     __m512 s34 = _mm512_add_ps(m[3], m[4]), d34 = _mm512_sub_ps(m[3], m[4]);
@@ -473,14 +454,19 @@ AVX512 INLINE void output_tiles(const int FIVE, const float *restrict m, long ld
                 }
                 if (direct) done = 4 * q + 64;
             }
-            for (; q < tw; q++) {
+            if (q < tw) {
+                // A last partial block as a whole one into `row` (t holds whole vectors, zeros
+                // past tw), cropped below: small planes have only this block.
+                __m512 o[4][4];
                 for (int b = 0; b < 4; b++) {
-                    float o0, o1, o2, o3;
-                    AT_ROWS(t[0][b][q], t[1][b][q], t[2][b][q], t[3][b][q], t[4][b][q], t[5][b][q], o0, o1, o2, o3);
-                    row[0][4 * q + b] = o0;
-                    row[1][4 * q + b] = o1;
-                    row[2][4 * q + b] = o2;
-                    row[3][4 * q + b] = o3;
+                    __m512 m[6], v[4];
+                    for (int i = 0; i < 6; i++) m[i] = _mm512_load_ps(t[i][b] + q);
+                    at16(m, v);
+                    for (int a = 0; a < 4; a++) o[a][b] = v[a];
+                }
+                for (int a = 0; a < 4; a++) {
+                    if (!dst[a]) break;
+                    interleave4(o[a], row[a] + 4 * q);
                 }
             }
             for (int a = 0; a < 4; a++) {
