@@ -33,7 +33,7 @@ int cvm_pointwise_available(void) {
 AVX512 INLINE void tile(const int MR, const int NV, const int MASKED, const int PREFETCH, __mmask16 last,
                         const float *restrict x, long ldx, const float *restrict w, long ldw, long channels,
                         const float *restrict bias, float *restrict y, long ldy, int act, float slope,
-                        int prefetch_y) {
+                        int prefetch_y, const float *w_next) {
     const float *wr[8];
     for (int i = 0; i < MR; i++) wr[i] = w + i * ldw;
     __m512 acc[8][3];
@@ -54,6 +54,10 @@ AVX512 INLINE void tile(const int MR, const int NV, const int MASKED, const int 
             _mm_prefetch((const char *)(xr + 2 * PANEL + 16), _MM_HINT_T1);
             _mm_prefetch((const char *)(xr + 2 * PANEL + 32), _MM_HINT_T1);
         }
+        // The next filter block's weights (8 rows, contiguous when ldw == channels), a line
+        // every other channel: on small planes (20x20: one panel) each weight is used on one
+        // panel only and would otherwise come from memory as the FMAs wait for it.
+        if (w_next && !(c & 1)) _mm_prefetch((const char *)(w_next + 8 * c), _MM_HINT_T0);
         for (int i = 0; i < MR; i++) {
             __m512 b = _mm512_set1_ps(wr[i][c]);
             for (int j = 0; j < NV; j++) acc[i][j] = _mm512_fmadd_ps(b, xv[j], acc[i][j]);
@@ -73,11 +77,12 @@ AVX512 INLINE void tile(const int MR, const int NV, const int MASKED, const int 
     }
 }
 
-#define TILE_CASE(MR, NV, M) tile(MR, NV, M, 0, last, x, ldx, w, ldw, channels, bias, y, ldy, act, slope, 0)
+#define TILE_CASE(MR, NV, M) tile(MR, NV, M, 0, last, x, ldx, w, ldw, channels, bias, y, ldy, act, slope, 0, w_next)
 
 // Dispatch on the tile's shape: mr in {8, 4, 2, 1} (a filter tail is split into those), nv 1...3.
 AVX512 static void tile_any(int mr, int nv, int masked, __mmask16 last, const float *x, long ldx, const float *w,
-                            long ldw, long channels, const float *bias, float *y, long ldy, int act, float slope) {
+                            long ldw, long channels, const float *bias, float *y, long ldy, int act, float slope,
+                            const float *w_next) {
 #define BY_NV(MR)                                                   \
     if (masked) {                                                   \
         if (nv == 3) TILE_CASE(MR, 3, 1);                           \
@@ -114,15 +119,23 @@ AVX512 static void pointwise_avx512(const float *x, long ldx, const float *w, lo
             long left = f1 - f;
             int mr = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
             const float *wf = w + f * ldw;
+            // The first panel brings each filter block's weights in; later panels find them in
+            // cache. After the last block this is the next task's first when the caller's weights
+            // are laid end to end (Winograd's positions); otherwise a prefetch that goes unused
+            // (prefetches never fault).
+            const float *w_next = p == p0 ? wf + 8 * ldw : NULL;
             if (mr == 8 && !masked && nv == 3 && ahead) {
                 if (f == f0)
-                    tile(8, 3, 0, 1, last, x + p, ldx, wf, ldw, channels, bias + f, y + f * ldy + p, ldy, act, slope, 1);
+                    tile(8, 3, 0, 1, last, x + p, ldx, wf, ldw, channels, bias + f, y + f * ldy + p, ldy, act, slope, 1,
+                         w_next);
                 else
-                    tile(8, 3, 0, 0, last, x + p, ldx, wf, ldw, channels, bias + f, y + f * ldy + p, ldy, act, slope, 1);
+                    tile(8, 3, 0, 0, last, x + p, ldx, wf, ldw, channels, bias + f, y + f * ldy + p, ldy, act, slope, 1,
+                         w_next);
                 f += 8;
                 continue;
             }
-            tile_any(mr, nv, masked, last, x + p, ldx, wf, ldw, channels, bias + f, y + f * ldy + p, ldy, act, slope);
+            tile_any(mr, nv, masked, last, x + p, ldx, wf, ldw, channels, bias + f, y + f * ldy + p, ldy, act, slope,
+                     w_next);
             f += mr;
         }
     }
