@@ -586,9 +586,10 @@ struct Winograd4Tests {
     }
 
     /// Input transform of a plane whose tiles run past the right and bottom edges, in two
-    /// column chunks (tx0 > 0), against B^T d B per tile on the zero-padded plane.
-    @Test func inputTransformMatchesReference() {
-        let (c, h, w) = (3, 10, 13)
+    /// column chunks (tx0 > 0), against B^T d B per tile on the zero-padded plane. 70 wide: 18
+    /// tile columns, so a whole block of 16 tiles (both chunkings) beside ragged ones.
+    @Test(arguments: [(3, 10, 13), (2, 9, 70)])
+    func inputTransformMatchesReference(c: Int, h: Int, w: Int) {
         let tileRows = (h + 3) / 4, tileColumns = (w + 3) / 4
         let x = randomValues(c * h * w, seed: 502)
         func pixel(_ ch: Int, _ iy: Int, _ ix: Int) -> Float {
@@ -623,9 +624,10 @@ struct Winograd4Tests {
         }
     }
 
-    /// Output transform with bias and SiLU, cropped at the edges, against A^T M A per tile.
-    @Test func outputTransformMatchesReference() {
-        let (f, h, w) = (3, 7, 10)
+    /// Output transform with bias and SiLU, cropped at the edges, against A^T M A per tile. 70
+    /// wide: a whole block of 16 tiles stored straight from registers, then a ragged one.
+    @Test(arguments: [(3, 7, 10), (2, 9, 70)])
+    func outputTransformMatchesReference(f: Int, h: Int, w: Int) {
         let tileRows = (h + 3) / 4, tileColumns = (w + 3) / 4
         let tiles = tileRows * tileColumns
         let m = randomValues(36 * f * tiles, seed: 503), bias = randomValues(f, seed: 504)
