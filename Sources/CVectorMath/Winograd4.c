@@ -357,9 +357,8 @@ AVX512 INLINE void at16(const __m512 m[6], __m512 o[4]) {
     o[3] = _mm512_add_ps(_mm512_add_ps(d12, _mm512_mul_ps(_mm512_set1_ps(8), d34)), m[5]);
 }
 
-// Writes 64 floats out[4q + b] = v[b][q] (q < 16): four vectors interleaved, by two rounds of
-// two-source permutes.
-// The 64 floats of four vectors interleaved (out[4q + b] = v[b][q]), as four vectors.
+// Four vectors interleaved, out[4q + b] = v[b][q] (q < 16), as four vectors, by two rounds
+// of two-source permutes.
 AVX512 INLINE void interleave4v(const __m512 v[4], __m512 out[4]) {
     // Pairs (v0[q], v1[q]) for q < 8, then q >= 8; the same for (v2, v3).
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -375,6 +374,7 @@ AVX512 INLINE void interleave4v(const __m512 v[4], __m512 out[4]) {
     out[3] = _mm512_permutex2var_ps(a1, second, b1);
 }
 
+// The same, stored to the 64 floats at out.
 AVX512 INLINE void interleave4(const __m512 v[4], float *out) {
     __m512 o[4];
     interleave4v(v, o);
@@ -429,8 +429,10 @@ AVX512 INLINE void output_tiles(const int FIVE, const float *restrict m, long ld
                 dst[a] = 4 * ty + a < h ? plane + (4 * ty + a) * w + x0 : NULL;
                 ahead[a] = more && a < next_rows ? next + a * w : NULL;
             }
-            long q = 0, done = 0;  // columns [0, done) are written
-            for (; q + 16 <= tw; q += 16) {
+            // A last partial block runs as a whole one (t holds whole vectors, zeros past tw); it
+            // is never wholly inside, so it goes through `row` (small planes have only this block).
+            long done = 0;  // columns [0, done) are written
+            for (long q = 0; q < tw; q += 16) {
                 __m512 o[4][4];  // [a][b]
                 for (int b = 0; b < 4; b++) {
                     __m512 m[6], v[4];
@@ -453,21 +455,6 @@ AVX512 INLINE void output_tiles(const int FIVE, const float *restrict m, long ld
                     }
                 }
                 if (direct) done = 4 * q + 64;
-            }
-            if (q < tw) {
-                // A last partial block as a whole one into `row` (t holds whole vectors, zeros
-                // past tw), cropped below: small planes have only this block.
-                __m512 o[4][4];
-                for (int b = 0; b < 4; b++) {
-                    __m512 m[6], v[4];
-                    for (int i = 0; i < 6; i++) m[i] = _mm512_load_ps(t[i][b] + q);
-                    at16(m, v);
-                    for (int a = 0; a < 4; a++) o[a][b] = v[a];
-                }
-                for (int a = 0; a < 4; a++) {
-                    if (!dst[a]) break;
-                    interleave4(o[a], row[a] + 4 * q);
-                }
             }
             for (int a = 0; a < 4; a++) {
                 if (!dst[a]) break;
