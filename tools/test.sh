@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The project's whole test run: README.md's test command, which .ci/run calls after installing
+# the Debian packages. Each step says what it checks; a step whose tools are missing on this
+# machine says so and is skipped (CI installs them all, so nothing is skipped there).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== swift test (release)"
+swift test -c release -Xswiftc -enable-testing
