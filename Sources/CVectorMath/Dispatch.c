@@ -133,13 +133,12 @@ static void apply_request(isa_state *s, const char *request) {
         else bad = 1;
     }
     if (bad) {
-        snprintf(s->problem, sizeof s->problem, "YOLOV7_ISA=%s is not %s; ignored, running %s", request,
-                 accepted_values(), cvm_isa_name(s->cpu_level));
+        snprintf(s->problem, sizeof s->problem, "YOLOV7_ISA=%s is not %s", request, accepted_values());
         return;
     }
     if (asked > s->cpu_level) {
-        snprintf(s->problem, sizeof s->problem, "YOLOV7_ISA=%s asks for more than this CPU has (%s); running %s",
-                 request, cvm_isa_name(s->cpu_level), cvm_isa_name(s->cpu_level));
+        snprintf(s->problem, sizeof s->problem, "YOLOV7_ISA=%s asks for more than this CPU has (%s)", request,
+                 cvm_isa_name(s->cpu_level));
     } else {
         s->level = asked;
     }

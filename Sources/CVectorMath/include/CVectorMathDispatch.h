@@ -26,9 +26,9 @@ int cvm_isa_cpu_level(void);
 int cvm_isa_supported(int level);
 /// A level's name: "avx512", "avx2", "baseline" (x86-64) or "plain", "neon"; "?" if unknown.
 const char *cvm_isa_name(int level);
-/// Null when YOLOV7_ISA is unset or was applied as written; otherwise one line saying what
-/// was wrong with it and what runs instead (an unknown value is ignored; a level above the
-/// CPU's is clamped to the CPU's). The command-line tool refuses to run with it.
+/// Null when YOLOV7_ISA is unset or was applied as written; otherwise one line saying what was
+/// wrong with it. The kernels then run anyway (an unknown value is ignored; a level above the
+/// CPU's is clamped to the CPU's); the command-line tool refuses to run.
 const char *cvm_isa_request_problem(void);
 
 /// Every FP32 kernel entry point, as one level implements it (the public functions of
