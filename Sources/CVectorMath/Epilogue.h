@@ -1,18 +1,22 @@
 // The AVX-512 conv epilogue shared by the C kernels (internal: not part of the module's API):
 // bias + activation on 16 lanes with FastMath's arithmetic (Activation.swift) exactly, so a
-// conv gives the same numbers whichever kernel ran it. Include after <immintrin.h>, with
+// conv gives the same numbers whichever kernel ran it (cvm_finish_scalar in EpilogueScalar.h
+// is the lane-by-lane form it is tested against). x86-64 only; include with
 // `#pragma clang fp contract(off)` in effect.
 #ifndef CVECTORMATH_EPILOGUE_H
 #define CVECTORMATH_EPILOGUE_H
+
+#if defined(__x86_64__)
+#include <immintrin.h>
 
 #define AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
 // Fetch a line that is about to be written (prefetchw: in the exclusive state, so the stores
-// need no ownership request); every x86-64 CPU with AVX-512 has it.
+// need no ownership request); every x86-64 CPU with AVX2 or AVX-512 has it.
 #define PREFETCH_WRITE(p) __asm__ volatile("prefetchw %0" : : "m"(*(const char *)(p)))
 
-// FastMath.exp on 16 lanes, operation for operation (fast_exp in VectorMath.c).
+// FastMath.exp on 16 lanes, operation for operation (cvm_fast_exp in EpilogueScalar.h).
 AVX512 INLINE __m512 exp16(__m512 x) {
     const __m512 magic = _mm512_set1_ps(12582912.0f);
     __m512 k = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), magic), magic);
@@ -55,4 +59,5 @@ AVX512 INLINE __m512 finish(__m512 acc, float bias, int act, float slope) {
     }
 }
 
+#endif
 #endif

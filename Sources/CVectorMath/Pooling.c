@@ -1,27 +1,24 @@
 // Max pools, nearest upsampling and the detection head's rows (declared in CVectorMathPooling.h).
-// Plain loops compiled for AVX-512 / AVX2 / baseline and picked at load (target_clones), except
-// the 2x2 pool, whose stride-2 reads the compiler keeps scalar: it has AVX-512 intrinsics
-// (de-interleaving permutes) behind a run-time check, and the plain loop elsewhere. (Swift
-// builds for baseline x86-64: the Swift loops these replace ran scalar.)
+// Plain loops compiled per x86 level (CVM_VARIANTS), except the 2x2 pool, whose stride-2 reads
+// the compiler keeps scalar: it has AVX-512, AVX2 and NEON versions that de-interleave pairs of
+// vectors, beside the plain loop. (Swift builds for baseline x86-64: the Swift loops these
+// replace ran scalar.)
 //
 // Max is exact, so any order of the maxima gives the reference's value (NaN and the sign of a
 // zero aside: x > y ? x : y, as vmaxps, keeps the second of two equal zeros).
-#include "CVectorMath.h"
-#include <immintrin.h>
-#include <math.h>
-
-// The head's decode must give the Swift reference's floats: no fused multiply-adds.
-#pragma clang fp contract(off)
-
+#include "Kernels.h"
 #include "Epilogue.h"
-
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#include "Epilogue256.h"
+#include <math.h>
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#endif
 
 static inline float maxf(float a, float b) { return a > b ? a : b; }
 
 // MARK: 2x2 stride 2
 
-static void maxpool2x2_plain(const float *restrict x, long width, long oh, long ow, float *restrict y) {
+void cvm_maxpool2x2_plain CVM_MAXPOOL2X2_PARAMS {
     for (long i = 0; i < oh; i++) {
         const float *r0 = x + 2 * i * width, *r1 = r0 + width;
         float *out = y + i * ow;
@@ -32,7 +29,8 @@ static void maxpool2x2_plain(const float *restrict x, long width, long oh, long 
 
 // 16 outputs from 32 values of each row: the vertical maxima, then even and odd lanes of the
 // pair gathered by two-source permutes and compared. The last block of a row is masked.
-AVX512 static void maxpool2x2_avx512(const float *restrict x, long width, long oh, long ow, float *restrict y) {
+#if defined(__x86_64__)
+CVM_AVX512 void cvm_maxpool2x2_avx512 CVM_MAXPOOL2X2_PARAMS {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     for (long i = 0; i < oh; i++) {
@@ -58,28 +56,49 @@ AVX512 static void maxpool2x2_avx512(const float *restrict x, long width, long o
     }
 }
 
-// -1 until first asked; atomic because tests switch it while other threads pool.
-static int avx512_state = -1;
 
-static int has_avx512(void) {
-    int state = __atomic_load_n(&avx512_state, __ATOMIC_RELAXED);
-    if (state < 0) {
-        __builtin_cpu_init();
-        state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
-            && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-        __atomic_store_n(&avx512_state, state, __ATOMIC_RELAXED);
+// 8 outputs from 16 values of each row: the vertical maxima, then even and odd lanes gathered
+// in each 128-bit half (shuffle) and the halves put in order (permute). The last block is masked.
+CVM_AVX2 void cvm_maxpool2x2_avx2 CVM_MAXPOOL2X2_PARAMS {
+    for (long i = 0; i < oh; i++) {
+        const float *r0 = x + 2 * i * width, *r1 = r0 + width;
+        float *out = y + i * ow;
+        for (long j = 0; j < ow; j += 8) {
+            __m256 a, b;
+            if (j + 8 <= ow) {
+                a = _mm256_max_ps(_mm256_loadu_ps(r0 + 2 * j), _mm256_loadu_ps(r1 + 2 * j));
+                b = _mm256_max_ps(_mm256_loadu_ps(r0 + 2 * j + 8), _mm256_loadu_ps(r1 + 2 * j + 8));
+            } else {
+                const __m256i ma = cvm_tail_mask8(2 * (ow - j)), mb = cvm_tail_mask8(2 * (ow - j) - 8);
+                a = _mm256_max_ps(_mm256_maskload_ps(r0 + 2 * j, ma), _mm256_maskload_ps(r1 + 2 * j, ma));
+                b = _mm256_max_ps(_mm256_maskload_ps(r0 + 2 * j + 8, mb), _mm256_maskload_ps(r1 + 2 * j + 8, mb));
+            }
+            // Per 128-bit half: (a0 a2 b0 b2), (a1 a3 b1 b3); then halves 0, 2, 1, 3 of the maxima.
+            __m256 even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+            __m256 odd = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+            __m256 m = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_max_ps(even, odd)), 0xD8));
+            if (j + 8 <= ow) _mm256_storeu_ps(out + j, m);
+            else _mm256_maskstore_ps(out + j, cvm_tail_mask8(ow - j), m);
+        }
     }
-    return state;
 }
+#endif
 
-void cvm_pooling_use_avx512(int on) {
-    __atomic_store_n(&avx512_state, on ? -1 : 0, __ATOMIC_RELAXED);
+#if defined(__aarch64__)
+// 4 outputs from 8 values of each row: vld2q splits even and odd columns as it loads.
+void cvm_maxpool2x2_neon CVM_MAXPOOL2X2_PARAMS {
+    for (long i = 0; i < oh; i++) {
+        const float *r0 = x + 2 * i * width, *r1 = r0 + width;
+        float *out = y + i * ow;
+        long j = 0;
+        for (; j + 4 <= ow; j += 4) {
+            float32x4x2_t a = vld2q_f32(r0 + 2 * j), b = vld2q_f32(r1 + 2 * j);
+            vst1q_f32(out + j, vmaxq_f32(vmaxq_f32(a.val[0], b.val[0]), vmaxq_f32(a.val[1], b.val[1])));
+        }
+        for (; j < ow; j++) out[j] = maxf(maxf(r0[2 * j], r1[2 * j]), maxf(r0[2 * j + 1], r1[2 * j + 1]));
+    }
 }
-
-void cvm_maxpool2x2(const float *x, long width, long oh, long ow, float *y) {
-    if (has_avx512()) maxpool2x2_avx512(x, width, oh, ow, y);
-    else maxpool2x2_plain(x, width, oh, ow, y);
-}
+#endif
 
 // MARK: stride 1, same padding
 
@@ -91,11 +110,11 @@ void cvm_maxpool2x2(const float *x, long width, long oh, long ow, float *y) {
 
 // dst[i] = max(src[i], src[i + shift]) for i < count: the maxima of windows of n values from
 // those of n / 2 (or a final pair of overlapping windows).
-INLINE void max_shifted(const float *restrict src, long shift, long count, float *restrict dst) {
+CVM_INLINE void max_shifted(const float *restrict src, long shift, long count, float *restrict dst) {
     for (long i = 0; i < count; i++) dst[i] = maxf(src[i], src[i + shift]);
 }
 
-INLINE void fill(float *p, long count, float v) {
+CVM_INLINE void fill(float *p, long count, float v) {
     for (long i = 0; i < count; i++) p[i] = v;
 }
 
@@ -103,7 +122,7 @@ INLINE void fill(float *p, long count, float v) {
 // from windows of 1, 2, 4... up to the largest power of two s <= k; buffers `a` (the input) and
 // `b` alternate. `length` counts steps: the array has length * step floats. Returns the buffer
 // holding windows of s values and sets *s; window i starts at i.
-INLINE float *doubled(float *a, float *b, long length, long step, long k, long *s) {
+CVM_INLINE float *doubled(float *a, float *b, long length, long step, long k, long *s) {
     long span = 1;
     while (2 * span <= k) {
         // Windows of 2 * span start where a window of span still has another span after it.
@@ -117,7 +136,7 @@ INLINE float *doubled(float *a, float *b, long length, long step, long k, long *
 
 long cvm_maxpool_same_scratch(long h, long w, long r) { return 2 * (h + 2 * r) * (w + 2 * r); }
 
-CLONES void cvm_maxpool_same(const float *x, long h, long w, long r, float *y, float *scratch) {
+CVM_INLINE void cvm_maxpool_same_body CVM_MAXPOOL_SAME_PARAMS {
     const long k = 2 * r + 1, wp = w + 2 * r, hp = h + 2 * r;
     float *a = scratch, *b = scratch + hp * wp;
     fill(a, h * wp, -INFINITY);
@@ -133,9 +152,11 @@ CLONES void cvm_maxpool_same(const float *x, long h, long w, long r, float *y, f
     for (long i = 0; i < h; i++) max_shifted(src + i * wp, (k - s) * wp, w, y + i * w);
 }
 
+CVM_VARIANTS(cvm_maxpool_same, CVM_MAXPOOL_SAME_PARAMS, (x, h, w, r, y, scratch))
+
 // MARK: upsampling
 
-CLONES void cvm_upsample_nearest(const float *restrict x, long h, long w, long scale, float *restrict y) {
+CVM_INLINE void cvm_upsample_nearest_body CVM_UPSAMPLE_PARAMS {
     const long ow = w * scale;
     for (long i = 0; i < h; i++) {
         const float *row = x + i * w;
@@ -154,10 +175,11 @@ CLONES void cvm_upsample_nearest(const float *restrict x, long h, long w, long s
     }
 }
 
+CVM_VARIANTS(cvm_upsample_nearest, CVM_UPSAMPLE_PARAMS, (x, h, w, scale, y))
+
 // MARK: detection rows
 
-CLONES void cvm_grid_rows(const float *restrict x, long plane, long w, long no, long y0, long y1, float anchor_w,
-                          float anchor_h, float stride, float *restrict rows) {
+CVM_INLINE void cvm_grid_rows_body CVM_GRID_ROWS_PARAMS {
     for (long gy = y0; gy < y1; gy++) {
         const float fy = (float)gy;
         for (long gx = 0; gx < w; gx++) {
@@ -172,3 +194,5 @@ CLONES void cvm_grid_rows(const float *restrict x, long plane, long w, long no, 
         }
     }
 }
+
+CVM_VARIANTS(cvm_grid_rows, CVM_GRID_ROWS_PARAMS, (x, plane, w, no, y0, y1, anchor_w, anchor_h, stride, rows))

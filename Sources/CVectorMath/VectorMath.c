@@ -1,44 +1,50 @@
-#include "CVectorMath.h"
-#include <stdint.h>
-#include <string.h>
+// Loops that need no intrinsics to vectorize: the Winograd F(2x2) weight transform, the packed
+// weights' table decode and im2col, each compiled per x86 level (CVM_VARIANTS), and the conv
+// epilogue over a run (`bias_activate`, cvm_bias_silu and cvm_bias_sigmoid), whose vector forms
+// are written with intrinsics so they stay FastMath's arithmetic exactly (EpilogueScalar.h).
+#include "Kernels.h"
+#include "EpilogueScalar.h"
+#include "Epilogue.h"
+#include "Epilogue256.h"
+#include "EpilogueNEON.h"
 
-// No fused multiply-adds: the results must equal FastMath's in Swift, which never fuses.
-#pragma clang fp contract(off)
+// MARK: epilogue over a run
 
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-
-// e^x for x in [-87, 88]: FastMath.exp (k = round(x / ln2), Cody-Waite ln2, degree-6 Taylor).
-static inline float fast_exp(float x) {
-    float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
-    float r = (x - k * 0.693145751953125f) - k * 1.428606765330187e-6f;
-    float p = 1 + r * (1 + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
-    uint32_t bits = (uint32_t)((int32_t)k + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+void cvm_bias_activate_plain(float *p, long count, float bias, int act, float slope) {
+    for (long i = 0; i < count; i++) p[i] = cvm_finish_scalar(p[i], bias, act, slope);
 }
 
-static inline float clamp_exponent(float v) {
-    float t = -v;
-    t = t > -87.0f ? t : -87.0f;
-    return t < 88.0f ? t : 88.0f;
-}
-
-CLONES void cvm_bias_silu(float *p, long count, float bias) {
-    for (long i = 0; i < count; i++) {
-        float v = p[i] + bias;
-        p[i] = v / (1 + fast_exp(clamp_exponent(v)));
+#if defined(__x86_64__)
+CVM_AVX512 void cvm_bias_activate_avx512(float *p, long count, float bias, int act, float slope) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) _mm512_storeu_ps(p + i, finish(_mm512_loadu_ps(p + i), bias, act, slope));
+    if (i < count) {
+        __mmask16 k = (__mmask16)((1u << (count - i)) - 1);
+        _mm512_mask_storeu_ps(p + i, k, finish(_mm512_maskz_loadu_ps(k, p + i), bias, act, slope));
     }
 }
 
-CLONES void cvm_bias_sigmoid(float *p, long count, float bias) {
-    for (long i = 0; i < count; i++) {
-        float v = p[i] + bias;
-        p[i] = 1 / (1 + fast_exp(clamp_exponent(v)));
+CVM_AVX2 void cvm_bias_activate_avx2(float *p, long count, float bias, int act, float slope) {
+    long i = 0;
+    for (; i + 8 <= count; i += 8) _mm256_storeu_ps(p + i, cvm_finish8(_mm256_loadu_ps(p + i), bias, act, slope));
+    if (i < count) {
+        __m256i k = cvm_tail_mask8(count - i);
+        _mm256_maskstore_ps(p + i, k, cvm_finish8(_mm256_maskload_ps(p + i, k), bias, act, slope));
     }
 }
+#endif
 
-CLONES void cvm_winograd_weights(const float *restrict g, long count, float *restrict u, long stride) {
+#if defined(__aarch64__)
+void cvm_bias_activate_neon(float *p, long count, float bias, int act, float slope) {
+    long i = 0;
+    for (; i + 4 <= count; i += 4) vst1q_f32(p + i, cvm_finish4(vld1q_f32(p + i), bias, act, slope));
+    for (; i < count; i++) p[i] = cvm_finish_scalar(p[i], bias, act, slope);
+}
+#endif
+
+// MARK: Winograd F(2x2) weights
+
+CVM_INLINE void cvm_winograd_weights_body CVM_WINOGRAD_WEIGHTS_PARAMS {
     const float *g0 = g, *g1 = g + count, *g2 = g + 2 * count, *g3 = g + 3 * count, *g4 = g + 4 * count;
     const float *g5 = g + 5 * count, *g6 = g + 6 * count, *g7 = g + 7 * count, *g8 = g + 8 * count;
     for (long j = 0; j < count; j++) {
@@ -63,6 +69,10 @@ CLONES void cvm_winograd_weights(const float *restrict g, long count, float *res
     }
 }
 
+CVM_VARIANTS(cvm_winograd_weights, CVM_WINOGRAD_WEIGHTS_PARAMS, (g, count, u, stride))
+
+// MARK: packed weights
+
 static inline unsigned code_at(const unsigned char *bytes, long byte_count, int bits, long n) {
     long bit = n * bits, at = bit >> 3;
     unsigned window = bytes[at];
@@ -70,9 +80,7 @@ static inline unsigned code_at(const unsigned char *bytes, long byte_count, int 
     return (window >> (bit & 7)) & ((1u << bits) - 1);
 }
 
-CLONES void cvm_decode_filter(const unsigned char *restrict bytes, long byte_count, int bits, long first,
-                              long channels, long kernel, const float *restrict levels, long level_c,
-                              long level_k, float *restrict out, long out_c, long out_k) {
+CVM_INLINE void cvm_decode_filter_body CVM_DECODE_FILTER_PARAMS {
     if (bits == 4 && level_c == 0 && level_k == 0 && out_k == 1 && out_c == kernel) {
         // The common packed case (4-bit, one table row per filter, weight order): two codes a byte.
         long n = first, end = first + channels * kernel, o = 0;
@@ -106,8 +114,12 @@ CLONES void cvm_decode_filter(const unsigned char *restrict bytes, long byte_cou
     }
 }
 
-CLONES void cvm_im2col(const float *restrict x, long channels, long height, long width, long kh, long kw,
-                       long stride, long pad, long ow, long row0, long rows, float *restrict col) {
+CVM_VARIANTS(cvm_decode_filter, CVM_DECODE_FILTER_PARAMS,
+             (bytes, byte_count, bits, first, channels, kernel, levels, level_c, level_k, out, out_c, out_k))
+
+// MARK: im2col
+
+CVM_INLINE void cvm_im2col_body CVM_IM2COL_PARAMS {
     long cols = rows * ow;
     for (long c = 0; c < channels; c++) {
         const float *xc = x + c * height * width;
@@ -144,3 +156,5 @@ CLONES void cvm_im2col(const float *restrict x, long channels, long height, long
         }
     }
 }
+
+CVM_VARIANTS(cvm_im2col, CVM_IM2COL_PARAMS, (x, channels, height, width, kh, kw, stride, pad, ow, row0, rows, col))

@@ -10,29 +10,22 @@
 //         | 0  2 -1 -2  1  0 |       | 1/24 -1/12   1/6  |
 //         | 0  4  0 -5  0  1 |       |   0     0     1   |
 //
-// The products themselves run through cvm_pointwise (Winograd.swift). The transforms are here,
-// in AVX-512 intrinsics along 16 tile columns, because the Swift build is baseline x86-64 (and
-// plain C loops over stride-4 tile columns compiled to scalar code). References: the per-tile
-// matrix forms in Winograd.swift (inputTile4Reference, outputTile4Reference,
+// The products themselves run through cvm_pointwise (Winograd.swift). The transforms are here:
+// the weight transforms as plain loops compiled per x86 level, the input and output transforms
+// as plain per-tile loops, the references of their vector versions (Winograd4AVX512.c,
+// Winograd4AVX2.c, Winograd4NEON.c), which apply the same operations in the same order (rows of
+// the tile first, then its columns) and so give the same floats. References in turn of these:
+// the per-tile matrix forms in Winograd.swift (inputTile4Reference, outputTile4Reference,
 // transformWeights4Reference), compared in Winograd4Tests.
-#include "CVectorMath.h"
-#include <immintrin.h>
-#include <stdint.h>
-#include <string.h>
+#include "Kernels.h"
+#include "EpilogueScalar.h"
 
-#pragma clang fp contract(off)
-
-#include "Epilogue.h"
-
-// Most tile columns one call handles: an input row of 4 * 256 + 2 floats (planes up to 1024
-// wide; wider ones are split by the caller).
-#define MAX_TILE_COLUMNS 256
+int cvm_winograd4_max_tile_columns(void) { return CVM_MAX_TILE_COLUMNS; }
 
 // U = G g G^T in Double, rounded once, from kernel-major weights (as cvm_winograd_weights).
 // Pairs are done 16 at a time with the pair index innermost, so the Double arithmetic
 // vectorizes (AVX-512: 8 lanes) while each value sees the same operations in the same order as
 // Winograd.transformWeights4Reference (Swift), whose floats it reproduces exactly.
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define PAIRS 16
 static const double G4[6][3] = {
     {1.0 / 4, 0, 0},
@@ -43,7 +36,7 @@ static const double G4[6][3] = {
     {0, 0, 1},
 };
 
-CLONES void cvm_winograd4_weights(const float *restrict g, long count, float *restrict u, long stride) {
+CVM_INLINE void cvm_winograd4_weights_body CVM_WINOGRAD_WEIGHTS_PARAMS {
     for (long j0 = 0; j0 < count; j0 += PAIRS) {
         const long n = count - j0 < PAIRS ? count - j0 : PAIRS;
         double k[9][PAIRS], t[6][3][PAIRS];
@@ -63,104 +56,45 @@ CLONES void cvm_winograd4_weights(const float *restrict g, long count, float *re
     }
 }
 
-int cvm_winograd4_max_tile_columns(void) { return MAX_TILE_COLUMNS; }
+CVM_VARIANTS(cvm_winograd4_weights, CVM_WINOGRAD_WEIGHTS_PARAMS, (g, count, u, stride))
 
-// The six rows of B^T applied to six vectors (rows of tiles, or columns of 16 tiles), in
-// this order of operations (the reference, Winograd.inputTile4Reference, sums in Double):
+// The six rows of B^T applied to six values, in this order of operations (the vector versions'
+// bt16 / bt8 / bt4 do the same; the reference, Winograd.inputTile4Reference, sums in Double):
 //   o0 = 4 r0 - 5 r2 + r4            o3 = 2 (r3 - r1) - r2 + r4
 //   o1 = -4 (r1 + r2) + r3 + r4      o4 = 2 (r1 - r3) - r2 + r4
 //   o2 = 4 (r1 - r2) - r3 + r4       o5 = 4 r1 - 5 r3 + r5
-AVX512 INLINE void bt16(const __m512 r[6], __m512 o[6]) {
-    const __m512 two = _mm512_set1_ps(2), four = _mm512_set1_ps(4), five = _mm512_set1_ps(5);
-    o[0] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(four, r[0]), _mm512_mul_ps(five, r[2])), r[4]);
-    o[1] = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(-4), _mm512_add_ps(r[1], r[2])), r[3]), r[4]);
-    o[2] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(four, _mm512_sub_ps(r[1], r[2])), r[3]), r[4]);
-    o[3] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(two, _mm512_sub_ps(r[3], r[1])), r[2]), r[4]);
-    o[4] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(two, _mm512_sub_ps(r[1], r[3])), r[2]), r[4]);
-    o[5] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(four, r[1]), _mm512_mul_ps(five, r[3])), r[5]);
+static inline void bt6(const float r[6], float o[6]) {
+    o[0] = ((4 * r[0]) - (5 * r[2])) + r[4];
+    o[1] = ((-4 * (r[1] + r[2])) + r[3]) + r[4];
+    o[2] = ((4 * (r[1] - r[2])) - r[3]) + r[4];
+    o[3] = ((2 * (r[3] - r[1])) - r[2]) + r[4];
+    o[4] = ((2 * (r[1] - r[3])) - r[2]) + r[4];
+    o[5] = ((4 * r[1]) - (5 * r[3])) + r[5];
 }
 
-// Lanes j, j + 4, ..., j + 60 of the 64 floats at p (16 tiles' column j), by two-source permutes.
-AVX512 INLINE __m512 every4th(const float *p, int j) {
-    const __m512i idx = _mm512_add_epi32(_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28),
-                                         _mm512_set1_epi32(j));
-    __m512 lo = _mm512_permutex2var_ps(_mm512_loadu_ps(p), idx, _mm512_loadu_ps(p + 16));
-    __m512 hi = _mm512_permutex2var_ps(_mm512_loadu_ps(p + 32), idx, _mm512_loadu_ps(p + 48));
-    return _mm512_shuffle_f32x4(lo, hi, 0x44);
-}
-
-// B^T along the six columns of each tile of one combined row e (tile t's at e[4t ... 4t + 5]),
-// position l of tile t to o[l * pstride + t].
-AVX512 INLINE void horizontal_input(const float *restrict e, long tw, float *restrict o, long pstride) {
-    // A last partial block of tiles runs as a whole one (e is padded with zeros past the
-    // window), its stores masked: 40x40 and 20x20 planes have 10 and 5 tile columns, which a
-    // scalar tail would do one tile at a time.
-    for (long t = 0; t < tw; t += 16) {
-        __mmask16 k = tw - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (tw - t)) - 1);
-        const float *p = e + 4 * t;
-        // Columns 4 and 5 of tile t are columns 0 and 1 of tile t + 1.
-        __m512 d[6] = {every4th(p, 0), every4th(p, 1), every4th(p, 2), every4th(p, 3),
-                       every4th(p + 4, 0), every4th(p + 4, 1)};
-        __m512 v[6];
-        bt16(d, v);
-        for (int l = 0; l < 6; l++) _mm512_mask_storeu_ps(o + l * pstride + t, k, v[l]);
-    }
-}
-
-// Lanes of the 16 columns from window column q that lie inside the window (< width) and
-// inside the image (image column first + q + j in [0, w)); the others read as zero.
-AVX512 INLINE __mmask16 window_mask(long first, long q, long width, long w) {
-    long lo = -(first + q), hi = w - (first + q);
-    if (lo < 0) lo = 0;
-    if (hi > width - q) hi = width - q;
-    if (hi > 16) hi = 16;
-    if (hi <= lo) return 0;
-    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-
-AVX512 void cvm_winograd4_input(const float *restrict x, long channels, long h, long w, long ty0, long ty1,
-                                long tx0, long tw, float *restrict v, long ld, long pstride) {
-    // Input columns 4 * tx0 - 1 ... 4 * (tx0 + tw) + 1, zero outside the image. Rows are read in
-    // place with masked loads (masked-out lanes are never touched, so the -1st and w-th columns
-    // need no padding copy).
-    const long width = 4 * tw + 2, first = 4 * tx0 - 1;
-    // + 80: a last block of 16 tiles reads up to 4 * 16 + 6 floats from its start, past the window
-    // (zeros, so no garbage, and no denormal slow paths, go through the arithmetic).
-    float e[6][4 * MAX_TILE_COLUMNS + 80] __attribute__((aligned(64)));
-    for (int i = 0; i < 6; i++) memset(e[i] + width, 0, sizeof(float) * 80);
+void cvm_winograd4_input_plain CVM_WINOGRAD4_INPUT_PARAMS {
     for (long c = 0; c < channels; c++) {
         const float *plane = x + c * h * w;
         for (long ty = ty0; ty < ty1; ty++) {
-            // B^T along the rows of the tile: six input rows, 16 columns at a time.
-            const float *row[6];
-            for (int k = 0; k < 6; k++) {
-                const long iy = 4 * ty - 1 + k;
-                row[k] = iy < 0 || iy >= h ? NULL : plane + iy * w + first;
-            }
-            // The rows of the next step (the next tile row, or the next channel's first), fetched
-            // into cache while this one computes: rows a plane apart, each a few lines long, are
-            // too short for the hardware prefetcher to pick up.
-            const float *ahead[6];
-            for (int k = 0; k < 6; k++) {
-                const long iy = ty + 1 < ty1 ? 4 * ty + 3 + k : 4 * ty0 - 1 + k;
-                const float *p = ty + 1 < ty1 ? plane : c + 1 < channels ? plane + h * w : NULL;
-                ahead[k] = p && iy >= 0 && iy < h ? p + iy * w + first : NULL;
-            }
-            for (long q = 0; q < width; q += 16) {
-                for (int k = 0; k < 6; k++)
-                    if (ahead[k]) _mm_prefetch((const char *)(ahead[k] + q + 16), _MM_HINT_T0);
-                const __mmask16 in = window_mask(first, q, width, w);
-                const __mmask16 k = width - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (width - q)) - 1);
-                __m512 r[6], o[6];
+            for (long tx = tx0; tx < tx0 + tw; tx++) {
+                // The 6x6 input tile, zero outside the image; B^T down its columns, then along its rows.
+                float d[6][6], t[6][6], col[6], o[6];
                 for (int i = 0; i < 6; i++)
-                    r[i] = row[i] ? _mm512_maskz_loadu_ps(in, row[i] + q) : _mm512_setzero_ps();
-                bt16(r, o);
-                for (int i = 0; i < 6; i++) _mm512_mask_storeu_ps(e[i] + q, k, o[i]);
+                    for (int j = 0; j < 6; j++) {
+                        const long iy = 4 * ty - 1 + i, ix = 4 * tx - 1 + j;
+                        d[i][j] = iy < 0 || iy >= h || ix < 0 || ix >= w ? 0.0f : plane[iy * w + ix];
+                    }
+                for (int j = 0; j < 6; j++) {
+                    for (int i = 0; i < 6; i++) col[i] = d[i][j];
+                    bt6(col, o);
+                    for (int i = 0; i < 6; i++) t[i][j] = o[i];
+                }
+                float *out = v + c * ld + (ty - ty0) * tw + (tx - tx0);
+                for (int i = 0; i < 6; i++) {
+                    bt6(t[i], o);
+                    for (int l = 0; l < 6; l++) out[(long)(i * 6 + l) * pstride] = o[l];
+                }
             }
-            // ... then along each tile's six columns (stride 4 between tiles), 16 tiles at a time.
-            float *out = v + c * ld + (ty - ty0) * tw;
-            for (int i = 0; i < 6; i++)
-                horizontal_input(e[i], tw, out + (long)(i * 6) * pstride, pstride);
         }
     }
 }
@@ -168,7 +102,7 @@ AVX512 void cvm_winograd4_input(const float *restrict x, long channels, long h, 
 // ---- The stride-2 conv's input transform (WinogradStrideTwo.swift): a 3x3 stride-2 conv is the
 // sum of four stride-1 convs with 2x2 kernels (taps a parity lacks are zero) over the four
 // polyphase components of its input, each run as F(4x4, 2x2) at the points 0, 1, -1, 2, inf,
-// whose output transform is the one above without its -2 column (cvm_winograd4_output serves
+// whose output transform is the one above without its -2 column (one output transform serves
 // both). For output tile (ty, tx) and phase (a, b) (row and column parity, 1 = odd) the 5x5
 // input tile is d[k][l] = x[8 ty + 2k - a][8 tx + 2l - b], zero outside the image, and
 // V = B^T d B with
@@ -183,22 +117,6 @@ AVX512 void cvm_winograd4_input(const float *restrict x, long channels, long h, 
 // columns shifted by one (b = 1: column 2j - 1 at j); tile tx then reads j = 4 tx ... 4 tx + 4
 // of those, the same stride-4 pattern as F(4x4, 3x3) above. Reference:
 // WinogradStrideTwo.inputTileReference (Swift), compared in WinogradStrideTwoTests.
-
-// Phase p's row and column parity, in the order the products want them (WinogradStrideTwo.swift
-// orders them so that the phases each transform position needs are adjacent).
-static const int S2_PHASE_A[4] = {0, 0, 1, 1};
-static const int S2_PHASE_B[4] = {0, 1, 1, 0};
-
-// o = B^T applied to five vectors.
-AVX512 INLINE void bt5(const __m512 d[5], __m512 o[5]) {
-    const __m512 two = _mm512_set1_ps(2.0f), three = _mm512_set1_ps(3.0f);
-    __m512 d3m1 = _mm512_sub_ps(d[3], d[1]);
-    o[0] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(two, d[0]), _mm512_mul_ps(two, d[2])), d3m1);
-    o[1] = _mm512_sub_ps(_mm512_sub_ps(d[3], _mm512_mul_ps(two, d[1])), d[2]);
-    o[2] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(two, d[1]), _mm512_mul_ps(three, d[2])), d[3]);
-    o[3] = d3m1;
-    o[4] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(_mm512_mul_ps(two, d[1]), d[2]), _mm512_mul_ps(two, d[3])), d[4]);
-}
 
 // The stride-2 conv's U = G g_p G^T for every filter f, channel c and phase p (2x2 kernel g_p
 // of the 3x3 g: row tap u of parity a reads kernel row S2_TAP[a][u], none for -1; columns
@@ -219,7 +137,7 @@ static void s2_phase_range(int xi, int *lo, int *hi) {
 // arithmetic vectorizes, on stack arrays of this many.
 #define S2_CHANNELS 64
 
-CLONES void cvm_winograd_s2_weights(const float *restrict w, long filters, long channels, float *restrict u) {
+CVM_INLINE void cvm_winograd_s2_weights_body CVM_WINOGRAD_S2_WEIGHTS_PARAMS {
     long offset[25], total = 0;
     int lo[25], hi[25];
     for (int xi = 0; xi < 25; xi++) {
@@ -234,7 +152,7 @@ CLONES void cvm_winograd_s2_weights(const float *restrict w, long filters, long 
             for (long c = 0; c < n; c++)
                 for (int q = 0; q < 9; q++) k[q][c] = (double)w[(f * channels + c0 + c) * 9 + q];
             for (int p = 0; p < 4; p++) {
-                const int a = S2_PHASE_A[p], b = S2_PHASE_B[p];
+                const int a = CVM_S2_PHASE_A[p], b = CVM_S2_PHASE_B[p];
                 double t[5][2][S2_CHANNELS];
                 for (int i = 0; i < 5; i++)
                     for (int v = 0; v < 2; v++) {
@@ -256,230 +174,95 @@ CLONES void cvm_winograd_s2_weights(const float *restrict w, long filters, long 
     }
 }
 
-// Splits input row r (w floats) into even[j] = r[2j] and odd[j] = r[2j - 1] for j < n, zero
-// outside the row.
-AVX512 INLINE void split_row(const float *restrict r, long w, long n, float *restrict even, float *restrict odd,
-                             const float *ahead) {
-    const __m512i ei = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i oi = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    __m512 carry = _mm512_setzero_ps();  // lane 15: the odd column before this block
-    for (long j = 0; j < n; j += 16) {
-        long left = w - 2 * j;
-        __mmask16 lo = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
-        left -= 16;
-        __mmask16 hi = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
-        if (ahead) {
-            _mm_prefetch((const char *)(ahead + 2 * j), _MM_HINT_T0);
-            _mm_prefetch((const char *)(ahead + 2 * j + 16), _MM_HINT_T0);
-        }
-        __m512 a = _mm512_maskz_loadu_ps(lo, r + 2 * j), b = _mm512_maskz_loadu_ps(hi, r + 2 * j + 16);
-        __m512 odds = _mm512_permutex2var_ps(a, oi, b);  // r[2j + 2t + 1]
-        _mm512_storeu_ps(even + j, _mm512_permutex2var_ps(a, ei, b));
-        _mm512_storeu_ps(odd + j, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(odds),
-                                                                          _mm512_castps_si512(carry), 15)));
-        carry = odds;
-    }
+CVM_VARIANTS(cvm_winograd_s2_weights, CVM_WINOGRAD_S2_WEIGHTS_PARAMS, (w, filters, channels, u))
+
+// o = B^T applied to five values (bt5 of the vector versions, the same operations).
+static inline void bt5(const float d[5], float o[5]) {
+    const float d3m1 = d[3] - d[1];
+    o[0] = ((2 * d[0]) - (2 * d[2])) + d3m1;
+    o[1] = (d[3] - (2 * d[1])) - d[2];
+    o[2] = ((2 * d[1]) - (3 * d[2])) + d[3];
+    o[3] = d3m1;
+    o[4] = (((2 * d[1]) - d[2]) - (2 * d[3])) + d[4];
 }
 
-// B^T along the five columns of each tile of one combined row e (tile t's at e[4t ... 4t + 4]),
-// position l of tile t to o[l * pstride + t].
-AVX512 INLINE void horizontal_input5(const float *restrict e, long tw, float *restrict o, long pstride) {
-    for (long t = 0; t < tw; t += 16) {
-        __mmask16 k = tw - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (tw - t)) - 1);
-        const float *p = e + 4 * t;
-        __m512 d[5] = {every4th(p, 0), every4th(p, 1), every4th(p, 2), every4th(p, 3), every4th(p + 4, 0)};
-        __m512 v[5];
-        bt5(d, v);
-        for (int l = 0; l < 5; l++) _mm512_mask_storeu_ps(o + l * pstride + t, k, v[l]);
-    }
-}
-
-AVX512 void cvm_winograd_s2_input(const float *restrict x, long channels, long h, long w, long ty0, long ty1,
-                                  long tx0, long tw, float *restrict v, long ld, long phase_stride, long pstride) {
-    // Split columns j = 4 tx0 ... 4 (tx0 + tw) of each row, whole vectors (+ 64: the stride-4
-    // reads of a last partial block of 16 tiles run past the end).
-    const long n = ((4 * tw + 1) + 15) / 16 * 16;
-    float split[2][5][4 * MAX_TILE_COLUMNS + 96] __attribute__((aligned(64)));  // [b][k][j]
-    float e[5][4 * MAX_TILE_COLUMNS + 96] __attribute__((aligned(64)));
-    for (int b = 0; b < 2; b++)
-        for (int k = 0; k < 5; k++) memset(split[b][k] + n, 0, sizeof(float) * 80);
-    for (int i = 0; i < 5; i++) memset(e[i] + n, 0, sizeof(float) * 80);
+void cvm_winograd_s2_input_plain CVM_WINOGRAD_S2_INPUT_PARAMS {
     for (long c = 0; c < channels; c++) {
         const float *plane = x + c * h * w;
         for (long ty = ty0; ty < ty1; ty++) {
-            for (int a = 0; a < 2; a++) {
-                for (int k = 0; k < 5; k++) {
-                    const long row = 8 * ty + 2 * k - a;
-                    // The same row of the next step (the next tile row, or the next channel's
-                    // first), fetched while this one is split: rows a plane apart are too short
-                    // for the hardware prefetcher (as in cvm_winograd4_input).
-                    const long next_row = ty + 1 < ty1 ? row + 8 : 8 * ty0 + 2 * k - a;
-                    const float *next_plane = ty + 1 < ty1 ? plane : c + 1 < channels ? plane + h * w : NULL;
-                    const float *ahead = next_plane && next_row >= 0 && next_row < h
-                                             ? next_plane + next_row * w + 8 * tx0 : NULL;
-                    if (row < 0 || row >= h) {
-                        memset(split[0][k], 0, sizeof(float) * n);
-                        memset(split[1][k], 0, sizeof(float) * n);
-                        continue;
+            for (long tx = tx0; tx < tx0 + tw; tx++) {
+                for (int p = 0; p < 4; p++) {
+                    const int a = CVM_S2_PHASE_A[p], b = CVM_S2_PHASE_B[p];
+                    float d[5][5], t[5][5], col[5], o[5];
+                    for (int k = 0; k < 5; k++)
+                        for (int l = 0; l < 5; l++) {
+                            const long row = 8 * ty + 2 * k - a, column = 8 * tx + 2 * l - b;
+                            d[k][l] = row < 0 || row >= h || column < 0 || column >= w ? 0.0f : plane[row * w + column];
+                        }
+                    for (int l = 0; l < 5; l++) {
+                        for (int k = 0; k < 5; k++) col[k] = d[k][l];
+                        bt5(col, o);
+                        for (int i = 0; i < 5; i++) t[i][l] = o[i];
                     }
-                    // Column 2j - b of the row, j from 4 tx0: start the split at column 8 tx0.
-                    split_row(plane + row * w + 8 * tx0, w - 8 * tx0, n, split[0][k], split[1][k], ahead);
-                    if (tx0 > 0) split[1][k][0] = plane[row * w + 8 * tx0 - 1];
-                }
-                for (int b = 0; b < 2; b++) {
-                    int p = 0;
-                    while (S2_PHASE_A[p] != a || S2_PHASE_B[p] != b) p++;
-                    // B^T down the five rows, 16 columns at a time ...
-                    for (long q = 0; q < n; q += 16) {
-                        __m512 r[5], o[5];
-                        for (int k = 0; k < 5; k++) r[k] = _mm512_load_ps(split[b][k] + q);
-                        bt5(r, o);
-                        for (int i = 0; i < 5; i++) _mm512_store_ps(e[i] + q, o[i]);
+                    float *out = v + p * phase_stride + c * ld + (ty - ty0) * tw + (tx - tx0);
+                    for (int i = 0; i < 5; i++) {
+                        bt5(t[i], o);
+                        for (int l = 0; l < 5; l++) out[(long)(i * 5 + l) * pstride] = o[l];
                     }
-                    // ... then along each tile's five columns.
-                    float *out = v + p * phase_stride + c * ld + (ty - ty0) * tw;
-                    for (int i = 0; i < 5; i++) horizontal_input5(e[i], tw, out + (long)(i * 5) * pstride, pstride);
                 }
             }
         }
     }
 }
 
-// The four rows of A^T applied to six vectors, in this order of operations:
+// The four rows of A^T applied to six values, in this order of operations (at16 / at8 / at4 of
+// the vector versions):
 //   o0 = m0 + (m1 + m2) + (m3 + m4)      o2 = (m1 + m2) + 4 (m3 + m4)
 //   o1 = (m1 - m2) + 2 (m3 - m4)         o3 = (m1 - m2) + 8 (m3 - m4) + m5
-AVX512 INLINE void at16(const __m512 m[6], __m512 o[4]) {
-    __m512 s12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
-    __m512 s34 = _mm512_add_ps(m[3], m[4]), d34 = _mm512_sub_ps(m[3], m[4]);
-    o[0] = _mm512_add_ps(_mm512_add_ps(m[0], s12), s34);
-    o[1] = _mm512_add_ps(d12, _mm512_mul_ps(_mm512_set1_ps(2), d34));
-    o[2] = _mm512_add_ps(s12, _mm512_mul_ps(_mm512_set1_ps(4), s34));
-    o[3] = _mm512_add_ps(_mm512_add_ps(d12, _mm512_mul_ps(_mm512_set1_ps(8), d34)), m[5]);
-}
-
-// Four vectors interleaved, out[4q + b] = v[b][q] (q < 16), as four vectors, by two rounds
-// of two-source permutes.
-AVX512 INLINE void interleave4v(const __m512 v[4], __m512 out[4]) {
-    // Pairs (v0[q], v1[q]) for q < 8, then q >= 8; the same for (v2, v3).
-    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    __m512 a0 = _mm512_permutex2var_ps(v[0], lo, v[1]), a1 = _mm512_permutex2var_ps(v[0], hi, v[1]);
-    __m512 b0 = _mm512_permutex2var_ps(v[2], lo, v[3]), b1 = _mm512_permutex2var_ps(v[2], hi, v[3]);
-    // Then pairs of pairs: (a[2q], a[2q+1], b[2q], b[2q+1]).
-    const __m512i first = _mm512_setr_epi32(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
-    const __m512i second = _mm512_setr_epi32(8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
-    out[0] = _mm512_permutex2var_ps(a0, first, b0);
-    out[1] = _mm512_permutex2var_ps(a0, second, b0);
-    out[2] = _mm512_permutex2var_ps(a1, first, b1);
-    out[3] = _mm512_permutex2var_ps(a1, second, b1);
-}
-
-// The same, stored to the 64 floats at out.
-AVX512 INLINE void interleave4(const __m512 v[4], float *out) {
-    __m512 o[4];
-    interleave4v(v, o);
-    for (int j = 0; j < 4; j++) _mm512_storeu_ps(out + 16 * j, o[j]);
+static inline void at6(const float m[6], float o[4]) {
+    const float s12 = m[1] + m[2], d12 = m[1] - m[2], s34 = m[3] + m[4], d34 = m[3] - m[4];
+    o[0] = (m[0] + s12) + s34;
+    o[1] = d12 + 2 * d34;
+    o[2] = s12 + 4 * s34;
+    o[3] = (d12 + 8 * d34) + m[5];
 }
 
 // The output transform of 6x6 product tiles, or (FIVE) of the stride-2 conv's 5x5 ones: those
 // are F(4x4, 3x3)'s positions without the -2 row and column (index 4), stored compactly (row
-// or column 5 of the 6x6 tile is index 4 of the 5x5), and read as zeros there.
-AVX512 INLINE void output_tiles(const int FIVE, const float *restrict m, long ld, long pstride, long filters,
-                                long ty0, long ty1, long tx0, long tw, const float *restrict bias, int act,
-                                float slope, float *restrict y, long h, long w) {
+// or column 5 of the 6x6 tile is index 4 of the 5x5), and read as zeros there. A^T along the
+// rows of each tile, then down its columns, then bias + activation, cropped to the image.
+static void output_tiles_plain(const int FIVE, CVM_WINOGRAD_OUTPUT_PARAMS_LIST) {
     const int n = FIVE ? 5 : 6;
-    float t[6][4][MAX_TILE_COLUMNS] __attribute__((aligned(64)));
-    float row[4][4 * MAX_TILE_COLUMNS + 16] __attribute__((aligned(64)));
-    const long x0 = 4 * tx0;
-    const long cols = 4 * tw < w - x0 ? 4 * tw : w - x0;
     for (long f = 0; f < filters; f++) {
         float *plane = y + f * h * w;
         for (long ty = ty0; ty < ty1; ty++) {
-            const float *mf = m + f * ld + (ty - ty0) * tw;
-            // A^T along each row i of the 6x6 product tile (positions i*6 ... i*6+5).
-            // 16 tiles at a time; t has room for whole vectors (tw <= MAX_TILE_COLUMNS).
-            for (int i = 0; i < 6; i++) {
-                if (FIVE && i == 4) {
-                    for (long q = 0; q < tw; q += 16)
-                        for (int b = 0; b < 4; b++) _mm512_store_ps(t[4][b] + q, _mm512_setzero_ps());
-                    continue;
-                }
-                const float *r = mf + (long)((FIVE && i == 5 ? 4 : i) * n) * pstride;
-                for (long q = 0; q < tw; q += 16) {
-                    __mmask16 k = tw - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (tw - q)) - 1);
-                    __m512 m[6], o[4];
+            for (long tx = tx0; tx < tx0 + tw; tx++) {
+                const float *mf = m + f * ld + (ty - ty0) * tw + (tx - tx0);
+                float t[6][4], row[6], col[6], o[4];
+                for (int i = 0; i < 6; i++) {
                     for (int l = 0; l < 6; l++) {
-                        if (FIVE && l == 4) m[l] = _mm512_setzero_ps();
-                        else m[l] = _mm512_maskz_loadu_ps(k, r + (FIVE && l == 5 ? 4 : l) * pstride + q);
+                        const int si = FIVE && i == 5 ? 4 : i, sl = FIVE && l == 5 ? 4 : l;
+                        row[l] = FIVE && (i == 4 || l == 4) ? 0.0f : mf[(long)(si * n + sl) * pstride];
                     }
-                    at16(m, o);
-                    for (int b = 0; b < 4; b++) _mm512_store_ps(t[i][b] + q, o[b]);
+                    at6(row, t[i]);
                 }
-            }
-            // ... then down the columns: output row a, column 4q + b. Blocks of 16 tiles wholly
-            // inside the image get bias and activation (the pointwise kernel's epilogue) and go
-            // straight out; the ragged rest goes through `row` and is cropped below. The next
-            // step's output rows (the next tile row, or the next filter's first) are fetched for
-            // writing meanwhile, so its stores do not wait on their lines.
-            const int more = ty + 1 < ty1 || f + 1 < filters;
-            float *next = ty + 1 < ty1 ? plane + 4 * (ty + 1) * w + x0 : plane + h * w + 4 * ty0 * w + x0;
-            const long next_rows = ty + 1 < ty1 ? h - 4 * (ty + 1) : h - 4 * ty0;
-            float *dst[4], *ahead[4];
-            for (int a = 0; a < 4; a++) {
-                dst[a] = 4 * ty + a < h ? plane + (4 * ty + a) * w + x0 : NULL;
-                ahead[a] = more && a < next_rows ? next + a * w : NULL;
-            }
-            // A last partial block runs as a whole one (t holds whole vectors, zeros past tw); it
-            // is never wholly inside, so it goes through `row` (small planes have only this block).
-            long done = 0;  // columns [0, done) are written
-            for (long q = 0; q < tw; q += 16) {
-                __m512 o[4][4];  // [a][b]
                 for (int b = 0; b < 4; b++) {
-                    __m512 m[6], v[4];
-                    for (int i = 0; i < 6; i++) m[i] = _mm512_load_ps(t[i][b] + q);
-                    at16(m, v);
-                    for (int a = 0; a < 4; a++) o[a][b] = v[a];
-                }
-                const int direct = 4 * q + 64 <= cols;
-                for (int a = 0; a < 4; a++) {
-                    if (!dst[a]) break;
-                    if (!direct) {
-                        interleave4(o[a], row[a] + 4 * q);
-                        continue;
+                    for (int i = 0; i < 6; i++) col[i] = t[i][b];
+                    at6(col, o);
+                    for (int a = 0; a < 4; a++) {
+                        const long oy = 4 * ty + a, ox = 4 * tx + b;
+                        if (oy < h && ox < w) plane[oy * w + ox] = cvm_finish_scalar(o[a], bias[f], act, slope);
                     }
-                    __m512 v[4];
-                    interleave4v(o[a], v);
-                    for (int j = 0; j < 4; j++) {
-                        if (ahead[a]) PREFETCH_WRITE(ahead[a] + 4 * q + 16 * j);
-                        _mm512_storeu_ps(dst[a] + 4 * q + 16 * j, finish(v[j], bias[f], act, slope));
-                    }
-                }
-                if (direct) done = 4 * q + 64;
-            }
-            for (int a = 0; a < 4; a++) {
-                if (!dst[a]) break;
-                long q = done;  // a multiple of 64: row stays aligned
-                for (; q + 16 <= cols; q += 16) {
-                    if (ahead[a]) PREFETCH_WRITE(ahead[a] + q);
-                    _mm512_storeu_ps(dst[a] + q, finish(_mm512_load_ps(row[a] + q), bias[f], act, slope));
-                }
-                if (q < cols) {
-                    __mmask16 tail = (__mmask16)((1u << (cols - q)) - 1);
-                    _mm512_mask_storeu_ps(dst[a] + q, tail, finish(_mm512_load_ps(row[a] + q), bias[f], act, slope));
                 }
             }
         }
     }
 }
 
-AVX512 void cvm_winograd4_output(const float *restrict m, long ld, long pstride, long filters, long ty0, long ty1,
-                                 long tx0, long tw, const float *restrict bias, int act, float slope,
-                                 float *restrict y, long h, long w) {
-    output_tiles(0, m, ld, pstride, filters, ty0, ty1, tx0, tw, bias, act, slope, y, h, w);
+void cvm_winograd4_output_plain CVM_WINOGRAD_OUTPUT_PARAMS {
+    output_tiles_plain(0, m, ld, pstride, filters, ty0, ty1, tx0, tw, bias, act, slope, y, h, w);
 }
 
-AVX512 void cvm_winograd_s2_output(const float *restrict m, long ld, long pstride, long filters, long ty0, long ty1,
-                                   long tx0, long tw, const float *restrict bias, int act, float slope,
-                                   float *restrict y, long h, long w) {
-    output_tiles(1, m, ld, pstride, filters, ty0, ty1, tx0, tw, bias, act, slope, y, h, w);
+void cvm_winograd_s2_output_plain CVM_WINOGRAD_OUTPUT_PARAMS {
+    output_tiles_plain(1, m, ld, pstride, filters, ty0, ty1, tx0, tw, bias, act, slope, y, h, w);
 }

@@ -19,8 +19,11 @@ public enum Int8Execution {
         }
     }
 
-    /// Whether this machine can run the int8 path at all (AVX-512 VNNI).
-    public static var available: Bool { Int8ConvKernel.available }
+    /// Whether this machine can run the int8 path at all (AVX-512 VNNI, and the kernel level not
+    /// capped below avx512 by YOLOV7_ISA: its AVX2 and plain versions are still to come).
+    public static var available: Bool {
+        Int8ConvKernel.available && KernelISA.current == .avx512 && KernelISA.features.contains("avx512vnni")
+    }
 
     /// Sets `int8` on every conv that has a range (and is ungrouped), except those in `keep`.
     @discardableResult

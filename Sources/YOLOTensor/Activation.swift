@@ -45,8 +45,8 @@ public enum Activation: Equatable, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `p[i] = act(p[i] + bias)` over a run: the conv epilogue. One loop per case, so each is a
-    /// branch-free body the compiler vectorises; SiLU and Sigmoid in CVectorMath, compiled for
-    /// AVX-512 and AVX2 too (3x faster than baseline SSE on the exponential), with the same
+    /// branch-free body the compiler vectorises; SiLU and Sigmoid in CVectorMath, with vector
+    /// versions per kernel level (3x faster than baseline SSE on the exponential), with the same
     /// arithmetic as FastMath (`biasActivateReference`, tested equal).
     @inline(__always)
     func biasActivate(_ p: UnsafeMutablePointer<Float>, count: Int, bias b: Float) {

@@ -1,4 +1,8 @@
+#if canImport(Accelerate)
+import Accelerate
+#else
 import CBLAS
+#endif
 import CVectorMath
 
 /// Geometry of a 2-D convolution (PyTorch's Conv2d arguments, dilation 1).
@@ -136,13 +140,13 @@ public enum ConvKernel {
     nonisolated(unsafe) public static var winogradTile: Winograd.Tile?
 
     /// Whether ungrouped convs other than Winograd's multiply through `PointwiseKernel` (where
-    /// the CPU has AVX-512): 1x1 stride-1 convs straight on the input, the others on their
+    /// the kernel level has it, `KernelISA`): 1x1 stride-1 convs straight on the input, the others on their
     /// im2col columns; else sgemm tiles. Off only to measure the difference (`bench --no-pointwise`).
     nonisolated(unsafe) public static var usePointwise = true
 
     /// Fast convolution between two views of a workspace: Winograd for the 3x3 stride-1 convs
     /// it applies to, else im2col (none for 1x1 stride-1) and per-tile products on `workers`
-    /// threads, through `PointwiseKernel` where the CPU has AVX-512 (bias + activation fused) or
+    /// threads, through `PointwiseKernel` at a vector kernel level (bias + activation fused) or
     /// single-threaded sgemm with the epilogue run on each tile while it is still in cache (see
     /// `ConvTiling` for how work is split). `prepared` holds the weights in the form
     /// the fast path wants (made once by the caller); without it they are transformed per call.
@@ -320,7 +324,7 @@ public enum ConvKernel {
         return col
     }
 
-    /// `im2col` in C (CVectorMath), compiled for AVX-512 and AVX2 too: the stride-2 gather and
+    /// `im2col` in C (CVectorMath), compiled per kernel level: the stride-2 gather and
     /// the padding zeros vectorise there (baseline Swift zeroed single floats through memset).
     @inline(__always)
     static func im2colFast(_ x: UnsafePointer<Float>, channels: Range<Int>, height: Int, width: Int,
@@ -518,10 +522,20 @@ public enum Matrix {
     }
 }
 
-/// OpenBLAS threading, set once by the CLI (tests leave the library default).
+/// BLAS threading, set once by the CLI (tests leave the library default). OpenBLAS on Linux;
+/// Accelerate on Apple platforms, which has no such settings (its sgemm runs on the calling
+/// thread for the engine's small per-task products).
 public enum BLASThreads {
+    #if canImport(Accelerate)
+    public static func set(_ n: Int) {}
+    public static var current: Int { 1 }
+    public static var coreName: String { "Accelerate" }
+    public static var config: String { "Accelerate" }
+    #else
     public static func set(_ n: Int) { openblas_set_num_threads(Int32(n)) }
     public static var current: Int { Int(openblas_get_num_threads()) }
+    /// The kernel set OpenBLAS chose for this CPU (not capped by YOLOV7_ISA; OPENBLAS_CORETYPE caps it).
     public static var coreName: String { String(cString: openblas_get_corename()) }
     public static var config: String { String(cString: openblas_get_config()) }
+    #endif
 }

@@ -159,7 +159,7 @@ extension FeatureOps {
 
     /// Max pooling with PyTorch semantics (padding is -infinity, floor output size). Stride-1
     /// "same" pools (odd k, padding k/2: SP, SPPCSPC) run separably, each direction by doubling
-    /// (exact: max is associative), 2x2 stride 2 (MP) with AVX-512 where there is; both in C
+    /// (exact: max is associative), 2x2 stride 2 (MP) with vector code per kernel level; both in C
     /// (`CVectorMath/Pooling.c`). Other shapes run the direct loop.
     public static func maxPool(_ ws: inout Workspace, input: FeatureView, output: FeatureView,
                                kernel k: Int, stride: Int, padding: Int) {

@@ -7,8 +7,9 @@ import CVectorMath
 /// which re-packs all the weights for every column tile and needs a second pass for the epilogue.
 /// Other ungrouped convs use it too, as a 1x1 conv over their im2col columns (C*kh*kw "channels").
 public enum PointwiseKernel {
-    /// The kernel is AVX-512 only; elsewhere pointwise convs stay on sgemm.
-    public static let available = cvm_pointwise_available() != 0
+    /// Whether the engine uses it: at a level with its vector version (AVX2, AVX-512, NEON;
+    /// `KernelISA`); at the plain level pointwise convs stay on sgemm.
+    public static let available = KernelISA.current.hasVectorKernels
 
     /// Whether the kernel can multiply for this conv, directly (1x1 stride 1) or on im2col
     /// columns (it may still be switched off: `ConvKernel.usePointwise`).
@@ -153,7 +154,7 @@ public enum PointwiseKernel {
     /// Sibling 1x1 stride-1 convs between workspace views (the planned pass): every one reads
     /// `input` and writes its own output view (which must not overlap the input or each other).
     public static func forward(_ ws: inout Workspace, input: FeatureView, siblings: [Sibling], workers requested: Int? = nil) {
-        precondition(available, "pointwise kernel needs AVX-512")
+        precondition(available, "pointwise kernel needs a vector level (KernelISA)")
         let s = input.shape
         for m in siblings {
             precondition(m.output.shape.batch == s.batch && m.output.shape.height == s.height
@@ -200,7 +201,7 @@ public enum PointwiseKernel {
     public static func applySiblings(x: [Float], batch: Int, channels: Int, plane: Int,
                                      convs: [(weight: [Float], bias: [Float], filters: Int, activation: Activation)],
                                      workers: Int) -> [[Float]] {
-        precondition(available, "pointwise kernel needs AVX-512")
+        precondition(available, "pointwise kernel needs a vector level (KernelISA)")
         precondition(x.count >= batch * channels * plane, "pointwise siblings apply: input size")
         var ws = Workspace()
         ws.input = x
@@ -240,7 +241,7 @@ public enum PointwiseKernel {
     public static func apply(x: [Float], batch: Int, weight: [Float], bias: [Float], channels: Int, filters: Int,
                              plane: Int, activation: Activation, into y: inout [Float], yOffset: Int = 0,
                              yBatchStride: Int? = nil, workers: Int) {
-        precondition(available, "pointwise kernel needs AVX-512")
+        precondition(available, "pointwise kernel needs a vector level (KernelISA)")
         let stride = yBatchStride ?? filters * plane
         precondition(x.count >= batch * channels * plane && weight.count >= filters * channels && bias.count >= filters,
                      "pointwise apply: sizes")

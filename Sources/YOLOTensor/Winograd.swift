@@ -1,5 +1,9 @@
 import CVectorMath
+#if canImport(Accelerate)
+import Accelerate
+#else
 import CBLAS
+#endif
 
 /// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray, 2016):
 /// each 2x2 output tile from a 4x4 input tile with 16 multiplies instead of 36, so the GEMM
@@ -21,7 +25,7 @@ import CBLAS
 /// F(4x4, 3x3) (`Tile.f4`, transforms in C: Winograd4.c) makes each 4x4 output tile from a 6x6
 /// input tile with 36 products: 2.25 per output against F(2x2)'s 4, and less transform traffic
 /// per output. Its transforms have coefficients up to 8 and 1/24, so its rounding error is
-/// larger (measured: WinogradTests); it needs AVX-512, as the blocked kernel does.
+/// larger (measured: WinogradTests); it runs where the blocked kernel does (a vector level).
 public enum Winograd {
     /// Output tile size: F(2x2, 3x3) or F(4x4, 3x3).
     public enum Tile: Int, Sendable, CaseIterable, CustomStringConvertible {
@@ -30,7 +34,7 @@ public enum Winograd {
         public var positions: Int { (rawValue + 2) * (rawValue + 2) }
         public var description: String { "F(\(rawValue)x\(rawValue),3x3)" }
 
-        /// Whether this CPU runs it (F(4x4)'s C transforms and products are AVX-512 only).
+        /// Whether the engine runs it here (F(4x4)'s C transforms and products at a vector level).
         public var available: Bool { self == .f2 || PointwiseKernel.available }
 
         /// The tile convs use unless told otherwise: F(4x4) where it runs and the blocked kernel is
@@ -197,7 +201,7 @@ public enum Winograd {
 
     /// The same transform from kernel-major weights: `g` holds nine planes of `count` values
     /// (`g[k * count + j]` is kernel position k of (filter, channel) pair j); pair j's sixteen
-    /// values go to `u[xi * stride + j]`. Runs in C built for AVX-512/AVX2 (loops along j
+    /// values go to `u[xi * stride + j]`. Runs in C built per kernel level (loops along j
     /// vectorize there); same Double arithmetic in the same order as the pairwise version
     /// above, its reference, so the floats are identical (WinogradTests).
     public static func transformWeights(kernelMajor g: UnsafePointer<Float>, count: Int,
@@ -258,7 +262,7 @@ public enum Winograd {
                      && output.shape.batch == input.shape.batch && output.storage == .arena, "Winograd: views do not fit")
         precondition(bias.count == g.outChannels, "Winograd: bias size")
         precondition((products == .sgemm || PointwiseKernel.available) && tile.available,
-                     "Winograd: the blocked kernel and F(4x4) need AVX-512")
+                     "Winograd: the blocked kernel and F(4x4) need a vector level (KernelISA)")
         let t = WinogradTiling(geometry: g, input: input.shape, workers: workers, tile: tile)
         var u: [Float] = []
         var blockFloats = 0
@@ -440,7 +444,7 @@ public enum Winograd {
     /// What runs the 16 products `M[xi] = U[xi] V[xi]` (the weights `[16][F][C]` are the same).
     public enum Products: Sendable, Equatable {
         case sgemm
-        /// `PointwiseKernel`'s AVX-512 kernel, which reads the transformed tiles in place
+        /// `PointwiseKernel`'s blocked kernel, which reads the transformed tiles in place
         /// instead of packing them for every product as sgemm does.
         case blocked
 

@@ -65,7 +65,7 @@ public enum StrideTwoWinograd {
         return enabled && ConvKernel.useWinograd && supports(g) && oh * ow >= minOutputPlane && (ow + 3) / 4 <= Int(cvm_winograd4_max_tile_columns())
     }
 
-    /// Whether the kernels can run this conv at all (AVX-512; 3x3, stride 2, padding 1, ungrouped).
+    /// Whether the kernels can run this conv at all (a vector level; 3x3, stride 2, padding 1, ungrouped).
     public static func supports(_ g: ConvGeometry) -> Bool {
         PointwiseKernel.available && g.kernelH == 3 && g.kernelW == 3 && g.stride == 2 && g.padding == 1
             && g.groups == 1 && g.inChannels >= 8 && g.outChannels >= 8
@@ -240,7 +240,7 @@ public enum StrideTwoWinograd {
     /// The conv on tensors, for tests: any shape the kernels support, either tiling.
     public static func apply(input: Tensor, weight: [Float], bias: [Float], geometry g: ConvGeometry,
                              activation: Activation, workers: Int, whole: Bool? = nil) -> Tensor {
-        precondition(supports(g), "stride-2 Winograd: needs AVX-512 and a 3x3 s2 p1 conv")
+        precondition(supports(g), "stride-2 Winograd: needs a vector level and a 3x3 s2 p1 conv")
         var ws = Workspace()
         ws.input = input.data
         let outShape = g.outputShape(input.featureShape)

@@ -45,6 +45,8 @@ struct BenchReport: Codable {
     /// Weights rearranged for the fast path (Winograd transforms), resident beside them.
     let prepared_weight_bytes: Int
     let blas_core: String
+    /// The level the C kernels ran at (`KernelISA`: avx512, avx2, baseline, neon, plain).
+    let isa: String
     /// Every timed run, in order.
     let times_ms: [Double]
     /// Median process CPU time (user + system, all threads) per run: the work done, less
@@ -135,7 +137,7 @@ struct BenchCommand: ParsableCommand {
         guard runs >= 1, warmup >= 0 else { throw ValidationError("--runs must be positive and --warmup not negative") }
         if let threads, threads < 1 { throw ValidationError("--threads must be positive") }
         if let winogradTile, Winograd.Tile(rawValue: winogradTile)?.available != true {
-            throw ValidationError("--winograd-tile must be 2 or 4 (4 needs AVX-512)")
+            throw ValidationError("--winograd-tile must be 2 or 4 (4 needs a vector kernel level: avx2, avx512 or neon)")
         }
         if weights == "random" && cfg == nil { throw ValidationError("--weights random needs --cfg CFG.yaml") }
     }
@@ -229,11 +231,12 @@ struct BenchCommand: ParsableCommand {
                 images_per_s: Double(batch) * 1000 / median, gflop: flops / 1e9,
                 gflops_per_s: flops / 1e6 / median, peak_rss_bytes: MemoryUsage.peakResidentBytes,
                 ru_maxrss_bytes: MemoryUsage.maxResidentBytes, current_rss_bytes: MemoryUsage.currentResidentBytes, weight_bytes: model.weightBytes, prepared_weight_bytes: model.preparedWeightBytes,
-                blas_core: BLASThreads.coreName, times_ms: times, cpu_ms: percentile(cpu, 0.5))
+                blas_core: BLASThreads.coreName, isa: KernelISA.current.description, times_ms: times,
+                cpu_ms: percentile(cpu, 0.5))
             report.precision = precision.precision.rawValue
 
             print("model \(modelName): input \(s), \(String(format: "%.2f", flops / 1e9)) GFLOP, "
-                  + "weights \(bytes(model.weightBytes)), \(cores) threads (BLAS core \(BLASThreads.coreName))")
+                  + "weights \(bytes(model.weightBytes)), \(cores) threads (kernels \(KernelISA.summary), BLAS core \(BLASThreads.coreName))")
             print(String(format: "latency: median %.2f ms, p90 %.2f ms, min %.2f ms over %d runs (%d warm-up); %.2f images/s, %.1f GFLOP/s; CPU %.1f ms/run",
                          median, p90, report.min_ms, runs, warmup, report.images_per_s, report.gflops_per_s, report.cpu_ms))
             report.winograd_tuning = tuning

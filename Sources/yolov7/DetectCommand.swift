@@ -132,8 +132,9 @@ struct DetectCommand: ParsableCommand {
                 try encoder.encode(all).write(to: URL(fileURLWithPath: json), options: .atomic)
             }
             let boxes = all.reduce(0) { $0 + $1.detections.count }
-            print(String(format: "Done: %d images, %d detections, %d failed, %.1f ms/image (%.2f s, %d threads)",
-                         all.count, boxes, failures, seconds * 1000 / Double(max(paths.count, 1)), seconds, cores))
+            print(String(format: "Done: %d images, %d detections, %d failed, %.1f ms/image (%.2f s, %d threads",
+                         all.count, boxes, failures, seconds * 1000 / Double(max(paths.count, 1)), seconds, cores)
+                  + ", kernels \(KernelISA.summary))")
         }
         if failures > 0 { throw ExitCode(2) }
     }

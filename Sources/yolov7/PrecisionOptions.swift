@@ -35,7 +35,7 @@ struct PrecisionOptions: ParsableArguments {
     func apply(to model: YOLOModel, size: Int, fallback: String? = nil) throws {
         guard precision == .int8 else { return }
         guard Int8Execution.available else {
-            throw ValidationError("--precision int8 needs a CPU with AVX-512 VNNI")
+            throw ValidationError("--precision int8 needs a CPU with AVX-512 VNNI (and YOLOV7_ISA, if set, at avx512)")
         }
         guard let source = calib ?? fallback else {
             throw ValidationError("--precision int8 needs calibration images: give --calib (a dataset or a folder of train images)")

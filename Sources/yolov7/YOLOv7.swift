@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import YOLOTensor
 
 @main
 struct YOLOv7: ParsableCommand {
@@ -15,6 +16,8 @@ func runReportingErrors(_ body: () throws -> Void) throws {
     // Line-buffered stdout, so per-image and per-setting lines reach a log file as they happen.
     setvbuf(stdout, nil, _IOLBF, 0)
     do {
+        // A YOLOV7_ISA the kernels could not apply as written (they would run another level).
+        if let problem = KernelISA.requestProblem { throw ValidationError(problem) }
         try body()
     } catch let exit as ExitCode {
         throw exit

@@ -269,6 +269,9 @@ struct PrecisionCLITests {
 
     /// Whether this CPU has AVX-512 VNNI (the int8 path's requirement), from /proc/cpuinfo.
     static var vnni: Bool {
-        ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").contains("avx512_vnni")
+        // The binary runs int8 at the avx512 kernel level only (YOLOV7_ISA, inherited, may cap it).
+        let isa = ProcessInfo.processInfo.environment["YOLOV7_ISA"] ?? ""
+        return ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").contains("avx512_vnni")
+            && (isa.isEmpty || isa.hasPrefix("avx512") && !isa.contains("no-vnni"))
     }
 }

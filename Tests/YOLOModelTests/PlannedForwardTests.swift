@@ -99,7 +99,7 @@ struct SiblingFusionTests {
     /// Fused against one conv at a time on the same planned pass: identical outputs, with the
     /// pairs of tiny (ELAN blocks, its SPP block's rows) and yolov7 (ELAN, SPPCSPC inside one
     /// layer) at batch 2. The only test that switches fusion off.
-    @Test(.enabled(if: PointwiseKernel.available, "siblings run on the AVX-512 kernel only"))
+    @Test(.enabled(if: PointwiseKernel.available, "siblings run on the blocked kernel only (a vector kernel level)"))
     func fusedEqualsUnfused() throws {
         defer { ConvUnit.fusesSiblings = true }
         for (name, batch, size) in [("training/yolov7-tiny", 1, 160), ("training/yolov7-tiny", 2, 96), ("training/yolov7", 2, 128)] {

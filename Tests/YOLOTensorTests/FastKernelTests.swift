@@ -36,7 +36,8 @@ struct FastMathTests {
 }
 
 struct VectorEpilogueTests {
-    /// The CVectorMath loops (AVX-512 on this machine) give FastMath's numbers exactly.
+    /// The CVectorMath loops (at the level in effect; every level: KernelLevelTests) give
+    /// FastMath's numbers exactly.
     @Test func cLoopsEqualSwiftFastMath() {
         var x: [Float] = (0..<5000).map { Float($0) * 0.05 - 125 }
         x += randomValues(3001, seed: 31).map { $0 * 30 }
@@ -122,7 +123,7 @@ struct WorkspaceOpsTests {
         return v
     }
 
-    /// The C pools (separable doubling for same pools, AVX-512 for 2x2) against the direct
+    /// The C pools (separable doubling for same pools, vector code for 2x2) against the direct
     /// tensor form: equal floats. Planes narrower than a vector, with partial last vectors, and
     /// smaller than the kernel (k = 13 on 3x4: windows all clipped).
     @Test(arguments: [(5, 1, 2), (9, 1, 4), (13, 1, 6), (2, 2, 0), (3, 2, 1), (3, 1, 1), (1, 1, 0), (7, 1, 3)])
@@ -130,15 +131,13 @@ struct WorkspaceOpsTests {
         for (h, w) in [(15, 20), (3, 4), (20, 20), (33, 37), (40, 66), (1, 1)] where h + 2 * padding >= kernel && w + 2 * padding >= kernel {
             let x = Tensor(shape: [2, 3, h, w], data: randomValues(2 * 3 * h * w, seed: UInt64(21 + h * w)))
             let ref = FeatureOps.maxPool(x, kernel: kernel, stride: stride, padding: padding)
-            // simd false: the 2x2 pool's plain loop instead of its AVX-512 code.
-            for (workers, simd) in [(1, true), (2, true), (2, false)] {
+            // (Each level's 2x2 pool: KernelLevelTests.)
+            for workers in [1, 2] {
                 var (ws, v) = Self.strided(x, extraChannels: 4, at: 5)
                 ws.workers = workers
                 let out = Self.output(&ws, ref.featureShape)
-                cvm_pooling_use_avx512(simd ? 1 : 0)
                 FeatureOps.maxPool(&ws, input: v, output: out, kernel: kernel, stride: stride, padding: padding)
-                cvm_pooling_use_avx512(1)
-                #expect(ws.tensor(out) == ref, "k\(kernel) s\(stride) p\(padding) \(h)x\(w) workers \(workers) simd \(simd)")
+                #expect(ws.tensor(out) == ref, "k\(kernel) s\(stride) p\(padding) \(h)x\(w) workers \(workers)")
             }
         }
     }
@@ -410,7 +409,7 @@ struct PointwiseKernelTests {
     static let activations: [Activation] = [.identity, .relu, .leakyReLU(slope: 0.1), .silu, .sigmoid]
 
     // (channels, filters, height, width)
-    @Test(.enabled(if: PointwiseKernel.available, "needs AVX-512 (elsewhere the engine keeps sgemm)"),
+    @Test(.enabled(if: PointwiseKernel.available, "needs a vector kernel level (at the plain level the engine keeps sgemm)"),
           arguments: [(3, 5, 7, 9), (16, 70, 13, 37), (200, 24, 20, 20), (64, 8, 1, 17), (33, 130, 9, 11),
                       (8, 1, 2, 3)])
     func matchesReference(channels: Int, filters: Int, height: Int, width: Int) {
@@ -451,7 +450,7 @@ struct PointwiseKernelTests {
 
     /// With one input channel the product is a single rounding on both sides, so the fused
     /// epilogue must give the reference's (FastMath's) numbers exactly, clamps included.
-    @Test(.enabled(if: PointwiseKernel.available, "needs AVX-512 (elsewhere the engine keeps sgemm)"))
+    @Test(.enabled(if: PointwiseKernel.available, "needs a vector kernel level (at the plain level the engine keeps sgemm)"))
     func epilogueIsExact() {
         let plane = 4000
         let x = (0..<plane).map { Float($0) * 0.0625 - 125 }
@@ -517,7 +516,7 @@ struct PointwiseKernelTests {
 /// chunk one panel) and, with 8 workers on small planes, filter ranges split across siblings.
 struct PointwiseSiblingTests {
     // (channels, each sibling's filters, height, width)
-    @Test(.enabled(if: PointwiseKernel.available, "needs AVX-512 (elsewhere the engine keeps sgemm)"),
+    @Test(.enabled(if: PointwiseKernel.available, "needs a vector kernel level (at the plain level the engine keeps sgemm)"),
           arguments: [(16, [32, 32], 13, 37), (33, [13, 70, 8], 9, 11), (700, [24, 5], 20, 20), (64, [32, 32], 40, 41),
                       (3, [1, 2], 2, 3)])
     func eachOutputIsItsConvAlone(channels: Int, filters: [Int], height: Int, width: Int) {
@@ -568,9 +567,9 @@ struct Im2colTests {
     }
 }
 
-/// Winograd F(4x4, 3x3): the C transforms (Winograd4.c) against their plain per-tile forms,
-/// then whole convs against the direct reference. AVX-512 only, as the path itself.
-@Suite(.enabled(if: Winograd.Tile.f4.available, "F(4x4) needs AVX-512"))
+/// Winograd F(4x4, 3x3): the C transforms (Winograd4.c) at every kernel level against their
+/// plain per-tile forms, then whole convs against the direct reference (where the engine runs
+/// F(4x4): a vector level).
 struct Winograd4Tests {
     /// The C weight transform against the Swift one, pair by pair: identical floats.
     @Test func weightTransformMatchesReference() {
@@ -595,13 +594,14 @@ struct Winograd4Tests {
         func pixel(_ ch: Int, _ iy: Int, _ ix: Int) -> Float {
             iy < 0 || iy >= h || ix < 0 || ix >= w ? 0 : x[(ch * h + iy) * w + ix]
         }
+        for (level, k) in kernelLevels {
         for (tx0, tw) in [(0, 2), (2, tileColumns - 2)] {
             for (ty0, ty1) in [(0, tileRows), (1, 3)] {
                 let tiles = (ty1 - ty0) * tw
                 var v = [Float](repeating: .nan, count: 36 * c * tiles)
                 x.withUnsafeBufferPointer { xb in
                     v.withUnsafeMutableBufferPointer { vb in
-                        cvm_winograd4_input(xb.baseAddress!, c, h, w, ty0, ty1, tx0, tw, vb.baseAddress!, tiles, c * tiles)
+                        k.winograd4_input(xb.baseAddress!, c, h, w, ty0, ty1, tx0, tw, vb.baseAddress!, tiles, c * tiles)
                     }
                 }
                 var worst = 0.0
@@ -619,8 +619,9 @@ struct Winograd4Tests {
                     }
                 }
                 // Values in [-1, 1], at most 25 weighted terms with |coefficient| <= 25: a few float ulps of 100.
-                #expect(worst <= 1e-4, "tx0 \(tx0) ty0 \(ty0): \(worst)")
+                #expect(worst <= 1e-4, "\(level) tx0 \(tx0) ty0 \(ty0): \(worst)")
             }
+        }
         }
     }
 
@@ -631,11 +632,12 @@ struct Winograd4Tests {
         let tileRows = (h + 3) / 4, tileColumns = (w + 3) / 4
         let tiles = tileRows * tileColumns
         let m = randomValues(36 * f * tiles, seed: 503), bias = randomValues(f, seed: 504)
+        for (level, k) in kernelLevels {
         var y = [Float](repeating: .nan, count: f * h * w)
         m.withUnsafeBufferPointer { mb in
             y.withUnsafeMutableBufferPointer { yb in
-                cvm_winograd4_output(mb.baseAddress!, tiles, f * tiles, f, 0, tileRows, 0, tileColumns, bias,
-                                     Int32(CVM_ACT_SILU), 0, yb.baseAddress!, h, w)
+                k.winograd4_output(mb.baseAddress!, tiles, f * tiles, f, 0, tileRows, 0, tileColumns, bias,
+                                   Int32(CVM_ACT_SILU), 0, yb.baseAddress!, h, w)
             }
         }
         var worst: Float = 0
@@ -654,13 +656,15 @@ struct Winograd4Tests {
             }
         }
         // Sums of 36 terms with coefficients up to 64 of values in [-1, 1].
-        #expect(worst <= 2e-4, "\(worst)")
-        #expect(!y.contains { $0.isNaN })
+        #expect(worst <= 2e-4, "\(level): \(worst)")
+        #expect(!y.contains { $0.isNaN }, "\(level)")
+        }
     }
 
     /// Whole convs against the direct reference: the cases of WinogradTests (both tilings,
     /// batch 2 into a channel slice), and a plane wider than one column chunk (1,030 > 4 x 256).
-    @Test(arguments: [(16, 16, 9, 7), (24, 40, 37, 30), (32, 20, 6, 5), (16, 48, 64, 66), (16, 17, 5, 1030)])
+    @Test(.enabled(if: Winograd.Tile.f4.available, "the engine runs F(4x4) at vector kernel levels only"),
+          arguments: [(16, 16, 9, 7), (24, 40, 37, 30), (32, 20, 6, 5), (16, 48, 64, 66), (16, 17, 5, 1030)])
     func matchesDirectConvolution(c: Int, f: Int, h: Int, w: Int) {
         // F(4x4)'s larger coefficients: measured about 1e-6 relative here; bound 2e-5.
         expectWinogradMatchesDirect(c: c, f: f, h: h, w: w, tile: .f4, products: .blocked, bound: 2e-5, seed: 505)

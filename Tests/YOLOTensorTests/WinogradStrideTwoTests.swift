@@ -6,17 +6,18 @@ import Testing
 /// convs (both tilings, odd and even sizes, ragged last tiles, 1 and 2 images) against the
 /// direct reference convolution.
 struct WinogradStrideTwoTests {
+    /// At every kernel level (KernelLevelTests).
     @Test func inputTransformMatchesMatrixForm() throws {
-        try #require(PointwiseKernel.available, "needs AVX-512")
         // 2 channels of 19 x 37 (ragged tiles: output 10 x 19, 3 x 5 tiles), tile rows 1..<3.
         let c = 2, h = 19, w = 37, ty0 = 1, ty1 = 3, tw = 5
         let x = randomValues(c * h * w, seed: 3)
         let tiles = (ty1 - ty0) * tw
+        for (level, k) in kernelLevels {
         var v = [Float](repeating: .nan, count: 25 * 4 * c * tiles)
         x.withUnsafeBufferPointer { xb in
             v.withUnsafeMutableBufferPointer { vb in
-                cvm_winograd_s2_input(xb.baseAddress!, c, h, w, ty0, ty1, 0, tw, vb.baseAddress!, tiles, c * tiles,
-                                      4 * c * tiles)
+                k.winograd_s2_input(xb.baseAddress!, c, h, w, ty0, ty1, 0, tw, vb.baseAddress!, tiles, c * tiles,
+                                    4 * c * tiles)
             }
         }
         var worst = 0.0
@@ -42,7 +43,8 @@ struct WinogradStrideTwoTests {
             }
         }
         // Integer coefficients up to 3 on values in [-1, 1]: float rounding only.
-        #expect(worst < 1e-5, "worst \(worst)")
+        #expect(worst < 1e-5, "\(level): worst \(worst)")
+        }
     }
 
     @Test func weightTransformMatchesMatrixForm() {
@@ -56,9 +58,8 @@ struct WinogradStrideTwoTests {
         (8, 8, 17, 23), (16, 24, 40, 40), (12, 20, 33, 70), (8, 16, 64, 130),
     ]
 
-    @Test(arguments: 0..<4)
+    @Test(.enabled(if: PointwiseKernel.available, "the engine runs it at vector kernel levels only"), arguments: 0..<4)
     func convMatchesReference(caseIndex: Int) throws {
-        try #require(PointwiseKernel.available, "needs AVX-512")
         let (c, f, h, w) = Self.cases[caseIndex]
         let g = ConvGeometry(inChannels: c, outChannels: f, kernel: 3, stride: 2, padding: 1)
         let weight = randomValues(g.weightCount, seed: 11)

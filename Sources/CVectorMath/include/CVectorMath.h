@@ -1,6 +1,7 @@
-// Conv epilogues compiled for the CPU the engine runs on: Swift cannot compile one function
-// for several instruction sets and pick at load time, clang's target_clones can. The
-// arithmetic is FastMath's (YOLOTensor/Activation.swift), operation for operation.
+// The engine's C kernels. Each entry point runs the implementation of the level chosen at run
+// time (CVectorMathDispatch.h: plain C, AVX2, AVX-512 or NEON; Swift itself is compiled for the
+// baseline of its architecture). Conv epilogues use FastMath's arithmetic
+// (YOLOTensor/Activation.swift), operation for operation, at every level.
 #ifndef CVECTORMATH_H
 #define CVECTORMATH_H
 
@@ -32,8 +33,6 @@ void cvm_im2col(const float *x, long channels, long height, long width, long kh,
 /// Activation codes of the pointwise kernel's fused epilogue (Activation in Swift).
 enum { CVM_ACT_IDENTITY = 0, CVM_ACT_RELU = 1, CVM_ACT_LEAKY = 2, CVM_ACT_SILU = 3, CVM_ACT_SIGMOID = 4 };
 
-/// Whether `cvm_pointwise` can run here (it needs AVX-512 F/DQ/BW/VL).
-int cvm_pointwise_available(void);
 /// y[f * ldy + p] = act(sum_c W[f * ldw + c] * x[c * ldx + p] + bias[f]) for f in [f0, f1) and
 /// p in [p0, p1); act a CVM_ACT_ code (slope for LEAKY).
 /// The epilogue's arithmetic is FastMath's (Activation.applyFast) exactly.
@@ -52,11 +51,11 @@ void cvm_winograd4_weights(const float *g, long count, float *u, long stride);
 int cvm_winograd4_max_tile_columns(void);
 /// V = B^T d B for `channels` planes of x (h x w), tile rows [ty0, ty1) and tile columns
 /// [tx0, tx0 + tw): position xi of channel c, tile (ty, tx) at
-/// v[xi * pstride + c * ld + (ty - ty0) * tw + (tx - tx0)]. AVX-512 only.
+/// v[xi * pstride + c * ld + (ty - ty0) * tw + (tx - tx0)].
 void cvm_winograd4_input(const float *x, long channels, long h, long w, long ty0, long ty1, long tx0, long tw,
                          float *v, long ld, long pstride);
 /// Y = act(A^T M A + bias) for `filters` filters (M laid out as V, filter f at m + f * ld), the
-/// same tiles, cropped to the h x w output planes at y (filter f's at y + f * h * w). AVX-512 only.
+/// same tiles, cropped to the h x w output planes at y (filter f's at y + f * h * w).
 void cvm_winograd4_output(const float *m, long ld, long pstride, long filters, long ty0, long ty1, long tx0,
                           long tw, const float *bias, int act, float slope, float *y, long h, long w);
 
@@ -64,7 +63,6 @@ void cvm_winograd4_output(const float *m, long ld, long pstride, long filters, l
 /// output tile rows [ty0, ty1) and tile columns [tx0, tx0 + tw), phase p (0..3: parities
 /// (0,0), (0,1), (1,1), (1,0)) and position xi (0..24, row-major 5x5): V of channel c, tile j
 /// (numbered from (ty0, tx0), tw per row) at v[xi * pstride + p * phase_stride + c * ld + j].
-/// AVX-512 only.
 void cvm_winograd_s2_input(const float *x, long channels, long h, long w, long ty0, long ty1, long tx0, long tw,
                            float *v, long ld, long phase_stride, long pstride);
 
@@ -77,14 +75,17 @@ void cvm_winograd_s2_weights(const float *w, long filters, long channels, float 
 void cvm_winograd_s2_output(const float *m, long ld, long pstride, long filters, long ty0, long ty1, long tx0,
                             long tw, const float *bias, int act, float slope, float *y, long h, long w);
 
-/// A spin-wait hint (x86 `pause`): lets the other hyper-thread and the memory system breathe
+/// A spin-wait hint (x86 `pause`, arm `yield`): lets the other hyper-thread and the memory system breathe
 /// while a pool thread polls for work.
 static inline void cvm_spin_pause(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
 #endif
 }
 
 #endif
+#include "CVectorMathDispatch.h"
 #include "CVectorMathInt8.h"
 #include "CVectorMathPooling.h"

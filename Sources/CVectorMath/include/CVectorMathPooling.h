@@ -7,9 +7,6 @@
 /// 2x2 stride-2 max pool of one plane (rows `width` floats apart) into an oh x ow plane:
 /// y[i][j] = max of x[2i..2i+1][2j..2j+1].
 void cvm_maxpool2x2(const float *x, long width, long oh, long ow, float *y);
-/// Whether cvm_maxpool2x2 uses its AVX-512 code (where the CPU has it: the default) or its plain
-/// loop (tests run both against the reference).
-void cvm_pooling_use_avx512(int on);
 
 /// Floats of scratch cvm_maxpool_same needs for an h x w plane and radius r.
 long cvm_maxpool_same_scratch(long h, long w, long r);

@@ -1,4 +1,8 @@
+#if canImport(Accelerate)
+import Accelerate
+#else
 import CBLAS
+#endif
 import Foundation
 import YOLOModel
 import YOLOTensor

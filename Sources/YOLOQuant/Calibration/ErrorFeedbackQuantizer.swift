@@ -1,4 +1,8 @@
+#if canImport(Accelerate)
+import Accelerate
+#else
 import CBLAS
+#endif
 import Foundation
 
 /// Error-compensating rounding (GPTQ: Frantar et al. 2022, after OBQ): the weight W `[F, N]`

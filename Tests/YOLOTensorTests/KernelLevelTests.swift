@@ -1,0 +1,97 @@
+import CVectorMath
+import Foundation
+import Testing
+@testable import YOLOTensor
+
+/// Every kernel level this CPU runs (`KernelISA.supported`: on this machine baseline, avx2 and
+/// avx512), with its C kernels, so each level's vector code is tested against the plain forms
+/// whatever level the process runs at. (tools/kernel_harness.sh does the same in C, for aarch64
+/// too; tools/test.sh runs the whole-model suites at each level through YOLOV7_ISA.)
+let kernelLevels: [(level: KernelISA, kernels: cvm_fp32_kernels)] = KernelISA.supported.compactMap { level in
+    level.kernels.map { (level, $0) }
+}
+
+struct KernelDispatchTests {
+    /// What YOLOV7_ISA asks for is what runs: tools/test.sh runs the parity suites at each x86
+    /// level that way, and a level silently not applied would make those runs test other kernels.
+    @Test func requestedLevelIsInEffect() {
+        let requested = ProcessInfo.processInfo.environment["YOLOV7_ISA"] ?? ""
+        if requested.isEmpty {
+            #expect(KernelISA.current == KernelISA.cpuBest)
+        } else {
+            #expect(KernelISA.requestProblem == nil, "\(KernelISA.requestProblem ?? "")")
+            let name = String(requested.split(separator: ",").first ?? "")
+            let lowest = KernelISA.current == .plain && (name == "plain" || name == "baseline")
+            #expect(KernelISA.current.description == name || lowest, "YOLOV7_ISA=\(requested), running \(KernelISA.current)")
+        }
+        #expect(KernelISA.supported.contains(.plain) && KernelISA.supported.contains(KernelISA.current))
+        #expect(kernelLevels.count == KernelISA.supported.count)
+        #expect(PointwiseKernel.available == KernelISA.current.hasVectorKernels)
+    }
+}
+
+struct KernelLevelTests {
+    static let activations: [Activation] = [.identity, .relu, .leakyReLU(slope: 0.1), .silu, .sigmoid]
+
+    /// Every level's epilogue gives FastMath's numbers exactly (the ramp crosses both clamps).
+    @Test func epilogueEqualsFastMathAtEveryLevel() {
+        var x: [Float] = (0..<5000).map { Float($0) * 0.05 - 125 }
+        x += randomValues(3001, seed: 31).map { $0 * 30 }
+        for (level, k) in kernelLevels {
+            for act in Self.activations {
+                let (code, slope) = PointwiseKernel.code(act)
+                var got = x
+                got.withUnsafeMutableBufferPointer { k.bias_activate($0.baseAddress!, $0.count, 0.375, code, slope) }
+                let want = x.map { act.applyFast($0 + 0.375) }
+                #expect(got == want, "\(level) \(act)")
+            }
+        }
+    }
+
+    /// Every level's pointwise kernel against the plain sum on a sub-range of filters and columns
+    /// (the engine's tasks), with column tails of every width and filter tails; nothing written
+    /// outside the range. One input channel: a single rounding on both sides, so exact.
+    @Test(arguments: [(3, 5, 63), (16, 70, 481), (200, 24, 400), (64, 8, 17), (1, 11, 4000), (5, 9, 3)])
+    func pointwiseAtEveryLevel(channels: Int, filters: Int, plane: Int) {
+        let x = channels == 1 ? (0..<plane).map { Float($0) * 0.0625 - 125 } : randomValues(channels * plane, seed: 151)
+        let weight = randomValues(filters * channels, seed: 152), bias = randomValues(filters, seed: 153)
+        let f0 = filters > 4 ? 1 : 0, p0 = plane > 10 ? 5 : 0, p1 = plane > 10 ? plane - 1 : plane
+        for act in Self.activations {
+            let reference = PointwiseKernel.reference(x: x, weight: weight, bias: bias, channels: channels, filters: filters,
+                                                      plane: plane, activation: act)
+            let (code, slope) = PointwiseKernel.code(act)
+            for (level, k) in kernelLevels {
+                var y = [Float](repeating: 7, count: filters * plane)
+                y.withUnsafeMutableBufferPointer { yb in
+                    k.pointwise(x, plane, weight, channels, channels, bias, yb.baseAddress!, plane, f0, filters, p0, p1, p1,
+                                code, slope)
+                }
+                var worst: Float = 0, outside = 0
+                for f in 0..<filters {
+                    for p in 0..<plane {
+                        let i = f * plane + p
+                        if f >= f0 && p >= p0 && p < p1 { worst = max(worst, abs(y[i] - reference[i])) } else if y[i] != 7 { outside += 1 }
+                    }
+                }
+                // Sums of <= 200 products of values in [-1, 1]: reassociation and fused
+                // multiply-adds move them by ~1e-5.
+                #expect(worst <= (channels == 1 ? 0 : 1e-4), "\(level) C\(channels) F\(filters) P\(plane) \(act): \(worst)")
+                #expect(outside == 0, "\(level) C\(channels) F\(filters) P\(plane) \(act): \(outside) written outside")
+            }
+        }
+    }
+
+    /// Every level's 2x2 stride-2 pool against the tensor form: equal floats, odd sizes and
+    /// every tail width of the vector versions.
+    @Test func maxPool2x2AtEveryLevel() {
+        for (h, w) in [(15, 20), (3, 4), (40, 66), (2, 2), (9, 37)] {
+            let x = Tensor(shape: [1, 1, h, w], data: randomValues(h * w, seed: UInt64(41 + w)))
+            let want = FeatureOps.maxPool(x, kernel: 2, stride: 2, padding: 0)
+            for (level, k) in kernelLevels {
+                var y = [Float](repeating: .nan, count: (h / 2) * (w / 2))
+                y.withUnsafeMutableBufferPointer { k.maxpool2x2(x.data, w, h / 2, w / 2, $0.baseAddress!) }
+                #expect(y == want.data, "\(level) \(h)x\(w)")
+            }
+        }
+    }
+}
