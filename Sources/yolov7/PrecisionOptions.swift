@@ -48,7 +48,7 @@ struct PrecisionOptions: ParsableArguments {
                 return Letterbox(detect: image, size: size, stride: model.maxStride).tensor()
             }, progress: ProgressLine.reporter("calibration"))
         let keep = Set((int8Keep ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
-        let summary = Int8Execution.enable(model: model, ranges: ranges, keep: keep)
+        let summary = try Int8Execution.enable(model: model, ranges: ranges, keep: keep)
         printError("yolov7: \(summary); activation ranges (\(calibRange)) from \(files.count) images at \(size) "
                    + String(format: "(%.1f s)", Date().timeIntervalSince(start)))
     }
