@@ -30,25 +30,26 @@ public enum Int8Execution {
     /// with min <= max for every map and none for maps the model does not have. `source` names
     /// where they came from (a file) in the error.
     public static func validate(_ ranges: [String: ActivationRange], model: YOLOModel, source: String) throws {
-        let names = model.int8MapNames
-        if let missing = names.first(where: { ranges[$0] == nil }) {
-            throw QuantError.activationRanges(source: source, reason: "no activation range for \(missing)")
+        if let reason = problem(with: ranges, model: model) {
+            throw QuantError.activationRanges(source: source, reason: reason)
         }
+    }
+
+    /// What is wrong with `ranges` for `model`, in words; nil when nothing is.
+    public static func problem(with ranges: [String: ActivationRange], model: YOLOModel) -> String? {
+        let names = model.int8MapNames
+        if let missing = names.first(where: { ranges[$0] == nil }) { return "no activation range for \(missing)" }
         if ranges.count != names.count {
             let known = Set(names)
             let extra = ranges.keys.sorted().first { !known.contains($0) } ?? "?"
-            throw QuantError.activationRanges(
-                source: source, reason: "\(ranges.count) activation ranges for a model with \(names.count) u8 maps (\(extra) is not one)")
+            return "\(ranges.count) activation ranges for a model with \(names.count) u8 maps (\(extra) is not one)"
         }
         for name in names {
             let r = ranges[name]!
-            guard r.min.isFinite, r.max.isFinite else {
-                throw QuantError.activationRanges(source: source, reason: "activation range of \(name) is not finite")
-            }
-            guard r.min <= r.max else {
-                throw QuantError.activationRanges(source: source, reason: "activation range of \(name) is negative (min \(r.min) > max \(r.max))")
-            }
+            guard r.min.isFinite, r.max.isFinite else { return "activation range of \(name) is not finite" }
+            guard r.min <= r.max else { return "activation range of \(name) is negative (min \(r.min) > max \(r.max))" }
         }
+        return nil
     }
 
     /// Gives every ungrouped conv not in `keep` its integer weights and switches the model to

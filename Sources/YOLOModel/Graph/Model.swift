@@ -31,6 +31,11 @@ public final class YOLOModel {
     /// Bumped when the int8 settings change, so passes planned before are re-planned.
     public internal(set) var int8Generation = 0
 
+    /// Int8 activation ranges that came with the weights file (a quantized file made with
+    /// calibration images stores them), checked against this model's maps on load, with one
+    /// line saying where they came from; what `--precision int8` uses without `--calib`.
+    public var storedInt8Ranges: (ranges: [String: ActivationRange], summary: String)?
+
     init(config: ModelConfig, nodes: [GraphNode], classNames: [String]) {
         self.config = config
         self.nodes = nodes
