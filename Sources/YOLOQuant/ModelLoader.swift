@@ -15,7 +15,12 @@ public enum ModelLoader {
             return try ModelFile.loadSafeTensors(file, configPath: configPath)
         }
         let metadata = try QuantizationMetadata.parse(text, path: path)
-        return try QuantizedModelFile.load(file, metadata: metadata, configPath: configPath)
+        let model = try QuantizedModelFile.load(file, metadata: metadata, configPath: configPath)
+        if let ranges = file.metadata[ActivationRangesDocument.metadataKey] {
+            let doc = try ActivationRangesDocument.parse(ranges, path: path)
+            model.storedInt8Ranges = (try doc.activationRanges(for: model, path: path), doc.summary)
+        }
+        return model
     }
 
     /// The quantization document of a quantized safetensors file; nil for any other file.

@@ -36,6 +36,8 @@ public final class QuantizedModel {
     public let settings: QuantizationSettings
     /// One per conv, in `model.convs` (checkpoint) order.
     public let layers: [LayerQuantization]
+    /// Int8 activation ranges measured on the quantized model, stored with it when set.
+    public var activationRanges: ActivationRangesDocument?
 
     init(model: YOLOModel, settings: QuantizationSettings, layers: [LayerQuantization]) {
         self.model = model

@@ -28,6 +28,9 @@ public enum QuantError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A quantization setting that cannot be honoured (unknown --keep item or mode, a budget
     /// without `mixed`...), described in words.
     case invalidSetting(String)
+    /// Stored or given int8 activation ranges that do not fit the model: missing, extra, NaN or
+    /// negative (min > max), from `source` (a file).
+    case activationRanges(source: String, reason: String)
     /// Any of the above, for the named tensor.
     indirect case tensor(String, QuantError)
 
@@ -48,6 +51,7 @@ public enum QuantError: Error, Equatable, Sendable, CustomStringConvertible {
             return "filter range \(lower)..<\(upper) is outside 0..<\(filters)"
         case .noCandidates: return "mixed selection needs at least one bit width and one granularity"
         case let .invalidSetting(reason): return reason
+        case let .activationRanges(source, reason): return "\(source): \(reason)"
         case let .tensor(name, error): return "\(name): \(error.description)"
         }
     }

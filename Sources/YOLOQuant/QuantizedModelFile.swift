@@ -47,6 +47,7 @@ public enum QuantizedModelFile {
         let model = quantized.model
         var metadata = ModelFile.baseMetadata(of: model, source: source)
         metadata[ModelFile.Key.quantization] = quantized.metadata(mode: mode).jsonText()
+        if let ranges = quantized.activationRanges { metadata[ActivationRangesDocument.metadataKey] = ranges.jsonText() }
         var writer = SafeTensorsWriter(metadata: metadata)
         let byName = Dictionary(uniqueKeysWithValues: quantized.layers.map { ($0.name, $0) })
         for conv in model.convs {

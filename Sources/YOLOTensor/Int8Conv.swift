@@ -1,5 +1,16 @@
 import CVectorMath
 
+/// The range of values an activation map takes on calibration images: what its int8 grid covers.
+public struct ActivationRange: Codable, Equatable, Sendable {
+    public var min: Float
+    public var max: Float
+
+    public init(min: Float, max: Float) {
+        self.min = min
+        self.max = max
+    }
+}
+
 /// Per-tensor asymmetric u8 quantization of a conv's input: `u = clamp(round(x / s) + z, 0, 255)`,
 /// `x' = s (u - z)`. The range always contains 0, so zero padding is exactly the code `z`.
 public struct ActivationQuantization: Equatable, Sendable, CustomStringConvertible {
@@ -148,16 +159,7 @@ public final class Int8ConvWeights: Sendable {
     }
 }
 
-/// Which map, on which grid, the quantized input at the start of a workspace's scratch is.
-public struct QuantizedInputKey: Equatable, Sendable {
-    let view: FeatureView
-    let zero: Int32
-    let inverse: Float
-    /// Border of the quantized layout (0: plain, else padded for implicit columns).
-    let border: Int
-}
-
-/// One conv ready to run in int8: its integer weights and how its input is quantized.
+/// One conv ready to run in int8: its integer weights and the grid of its input map.
 public final class Int8Conv: Sendable {
     public let weights: Int8ConvWeights
     public let input: ActivationQuantization
@@ -176,232 +178,155 @@ public final class Int8Conv: Sendable {
     public var geometry: ConvGeometry { weights.geometry }
 }
 
-/// The int8 conv: the input quantized once into 4-channel words (`cvm_int8_quantize`), unrolled
-/// into column panels of words (none for 1x1 stride-1 convs: the quantized map is the panel),
-/// multiplied by `cvm_int8_gemm` (or `cvm_int8_gemm_packed4`, which unpacks 4-bit weights one
-/// block of 8 filters at a time), bias + activation fused. FP32 in, FP32 out: the graph around
-/// it is unchanged.
+/// The int8 conv on u8 maps (CVectorMath/Int8GEMM.c): every output pixel is a "virtual column"
+/// of the output's padded plane, and each k group reads the input word at a fixed offset from
+/// it, so no column panel is ever built: stride-1 convs read the input map itself, 3x3
+/// stride-2 convs its four phase planes (`cvm_q8_phase_split`, made into the conv's
+/// temporary). The epilogue writes the next map's u8 codes (requantized with its grid, 4
+/// filters to a word, its border columns the zero point) or FP32 planes (the detection head).
 public enum Int8ConvKernel {
     public static let available = cvm_int8_available() != 0
 
-    public static func applies(_ g: ConvGeometry) -> Bool { available && g.groups == 1 }
-
-    /// Column panels up to this many words (1 MiB) are built whole; bigger ones per row task.
-    static let wholePanelWords = 256 << 10
-    /// Quantizing or unrolling fewer words than this per worker is not worth waking a thread
-    /// (a 20x20 map's whole quantization takes microseconds).
-    static let minParallelWords = 32 << 10
-    /// Whether stride-1 convs read implicit columns of a padded map instead of a panel (off
-    /// only to measure the difference).
-    nonisolated(unsafe) public static var useImplicitColumns = true
-    /// Implicit columns compute (and drop) the padding columns too: 2 of every 22 on a 20x20
-    /// map, where that measured slower than the panel (tiny at 640, layers 25 and 76: 1.32 vs
-    /// 1.26 ms, 2.66 vs 2.50 ms); from 40x40 up it is as fast or faster (160x160: 1.41 vs 1.60 ms).
-    /// (At least 16, so that a vector of 16 columns spans at most two output rows.)
-    public static let minImplicitWidth = 40
-    /// A row task's panel target in words (256 KiB: stays in L2 while every filter block reads it).
-    static let taskPanelWords = 64 << 10
-
-    public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, conv: Int8Conv,
-                               bias: [Float], activation: Activation, workers requested: Int? = nil,
-                               minImplicitWidth: Int = minImplicitWidth) {
-        let g = conv.geometry
-        let inShape = input.shape
-        precondition(inShape.channels == g.inChannels, "int8 conv: input has \(inShape.channels) channels, weights want \(g.inChannels)")
-        precondition(output.shape == g.outputShape(inShape) && output.storage == .arena, "int8 conv: output view does not fit")
-        precondition(bias.count == g.outChannels, "int8 conv: bias size")
-        let plan = Plan(conv: conv, input: inShape, workers: max(1, requested ?? ws.threadCount),
-                        minImplicitWidth: minImplicitWidth)
-        let key = QuantizedInputKey(view: input, zero: conv.input.zero, inverse: conv.input.inverse,
-                                    border: plan.implicit ? g.padding : 0)
-        let reuse = ws.reuseQuantizedInput && inShape.batch == 1 && ws.quantizedInput == key
-            && ws.scratch.count >= plan.scratchWords
-        ws.reserveScratch(plan.scratchWords)
-        ws.quantizedInput = inShape.batch == 1 ? key : nil
-        ws.arena.withUnsafeMutableBufferPointer { arenaBuf in
-            ws.input.withUnsafeBufferPointer { inputBuf in
-                ws.scratch.withUnsafeMutableBytes { scratch in
-                    let views = ViewPointers(input: inputBuf.baseAddress, arena: arenaBuf.baseAddress)
-                    let words = scratch.baseAddress!.assumingMemoryBound(to: UInt32.self)
-                    for n in 0..<inShape.batch {
-                        run(plan, conv: conv, x: views.source(input, item: n), y: views.destination(output, item: n),
-                            bias: bias, activation: activation, scratch: words, quantized: reuse)
-                    }
-                }
-            }
-        }
+    /// Geometries the product runs: stride 1 with "same" padding up to 1 (1x1, 3x3), and 3x3
+    /// stride 2 padding 1; ungrouped, square kernels.
+    public static func applies(_ g: ConvGeometry) -> Bool {
+        guard g.groups == 1, g.kernelH == g.kernelW else { return false }
+        if g.stride == 1 { return g.padding <= 1 && g.kernelH == 2 * g.padding + 1 }
+        return g.stride == 2 && g.kernelH == 3 && g.padding == 1
     }
 
-    /// How one conv's work is laid out: 1x1 stride-1 convs multiply the quantized map itself;
-    /// other stride-1 convs read implicit columns of the map quantized with a border of zero
-    /// points (`cvm_int8_columns`: no panel at all; tasks as `PointwiseKernel.Tiling` over the
-    /// virtual columns); the rest build the column panel whole when it is small (tasks a grid of
-    /// column x filter chunks), else per task of whole output rows, each into its worker's panel
-    /// (kept in L2 while every filter block reads it).
-    struct Plan {
-        let geometry: ConvGeometry
-        let inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int
-        let groups: Int, channelGroups: Int, depth: Int
-        let pointwise: Bool, whole: Bool, implicit: Bool
-        /// Implicit columns: the padded map's width and height.
-        let paddedWidth: Int, paddedHeight: Int
-        let rowsPerTask: Int
-        let workers: Int
-        /// Scratch, in 4-byte words: the quantized input, the whole panel or one per worker,
-        /// and each worker's unpacked weight block (8 x K bytes).
-        let inputWords: Int, panelWords: Int, panelSlots: Int, blockWords: Int
+    public enum Output: Equatable, Sendable {
+        /// u8 codes of `grid` into a map (or a concat's slice of one).
+        case codes(U8View, ActivationQuantization)
+        /// FP32 into NCHW planes.
+        case floats(FeatureView)
+    }
 
-        init(conv: Int8Conv, input: FeatureShape, workers: Int, minImplicitWidth: Int) {
-            let g = conv.geometry
-            geometry = g
-            inHeight = input.height
-            inWidth = input.width
-            (outHeight, outWidth) = g.outputSize(height: input.height, width: input.width)
-            depth = conv.weights.depth
-            groups = depth / 4
-            channelGroups = conv.weights.paddedChannels / 4
-            self.workers = workers
-            let plane = outHeight * outWidth
-            pointwise = g.isPointwise
-            paddedWidth = input.width + 2 * g.padding
-            paddedHeight = input.height + 2 * g.padding
-            implicit = !pointwise && g.stride == 1 && paddedWidth >= max(16, minImplicitWidth)
-                && Int8ConvKernel.useImplicitColumns
-            whole = !pointwise && !implicit && groups * plane <= Int8ConvKernel.wholePanelWords
-            if pointwise || whole || implicit {
-                rowsPerTask = outHeight
-            } else {
-                let byCache = max(1, Int8ConvKernel.taskPanelWords / (groups * outWidth))
-                let bySpread = max(1, outHeight / (2 * workers))
-                rowsPerTask = min(outHeight, byCache, bySpread)
-            }
-            inputWords = channelGroups * (implicit ? paddedHeight * paddedWidth : input.height * input.width)
-            panelWords = pointwise || implicit ? 0 : groups * rowsPerTask * outWidth
-            panelSlots = whole ? 1 : workers
-            blockWords = 2 * depth
-        }
+    /// Arena elements of temporary a conv on `input` needs: the phase planes of one batch item
+    /// for stride 2 (guards included), none for stride 1.
+    public static func temporaryWords(_ g: ConvGeometry, input: U8MapLayout) -> Int {
+        guard g.stride == 2 else { return 0 }
+        return 4 * phaseLayout(g, input: input).words + 2 * U8View.guardWords
+    }
 
-        var plane: Int { outHeight * outWidth }
-        /// Implicit columns: the last output pixel's virtual column + 1.
-        var virtualColumns: Int { (outHeight - 1) * paddedWidth + outWidth }
+    /// Each phase's planes: the input's channels on the output's plane shape.
+    static func phaseLayout(_ g: ConvGeometry, input: U8MapLayout) -> U8MapLayout {
+        let (oh, ow) = g.outputSize(height: input.height, width: input.width)
+        return U8MapLayout(channels: input.channels, height: oh, width: ow)
+    }
 
-        /// Implicit columns: the word offset of each k group from its virtual column.
-        func columnOffsets() -> [Int] {
-            let g = geometry
-            var offsets = [Int](repeating: 0, count: groups)
+    /// Word offset of each k group `kg = (i*kw + j)*G + g` from its virtual column, in the
+    /// input's planes (stride 1) or the phase planes (stride 2: tap i of a 3x3 stride-2 kernel
+    /// reads input row 2a - 1 + i of output row a, which is row a - 1 of the odd phase for
+    /// i = 0, row a of the even phase for i = 1 and of the odd phase for i = 2; so for columns).
+    static func columnOffsets(_ g: ConvGeometry, input: U8MapLayout) -> [Int] {
+        let groups = input.groups
+        var offsets = [Int](repeating: 0, count: g.kernelH * g.kernelW * groups)
+        if g.stride == 1 {
             for i in 0..<g.kernelH {
                 for j in 0..<g.kernelW {
-                    for c in 0..<channelGroups {
-                        offsets[(i * g.kernelW + j) * channelGroups + c] = c * paddedHeight * paddedWidth + i * paddedWidth + j
+                    for c in 0..<groups {
+                        offsets[(i * g.kernelW + j) * groups + c] = c * input.groupStride
+                            + (i - g.padding) * input.paddedWidth + (j - g.padding)
                     }
                 }
             }
-            return offsets
-        }
-        var scratchWords: Int { inputWords + panelSlots * panelWords + workers * blockWords + 16 }
-    }
-
-    /// One image: quantize `x` (unless `quantized`: the scratch holds it already), build panels,
-    /// multiply, with the epilogue writing `y`.
-    static func run(_ p: Plan, conv: Int8Conv, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, bias: [Float],
-                    activation: Activation, scratch: UnsafeMutablePointer<UInt32>, quantized: Bool = false) {
-        let g = p.geometry
-        let (act, slope) = PointwiseKernel.code(activation)
-        let q = conv.input
-        let padWord = UInt32(truncatingIfNeeded: q.zero) * 0x0101_0101
-        let qin = scratch
-        let panels = scratch + p.inputWords
-        let blocks = UnsafeMutableRawPointer(panels + p.panelSlots * p.panelWords).assumingMemoryBound(to: Int8.self)
-        let plane = p.plane, depth = p.depth, groups = p.groups
-        if !quantized {
-            // Parts of about `minParallelWords`: whole channel groups on small maps, rows of one
-            // group on big ones (the network input is a single group of 3 channels).
-            let width = p.inWidth, height = p.inHeight
-            let total = p.channelGroups * height * width
-            let split = p.workers > 1 && total >= 2 * Int8ConvKernel.minParallelWords
-            let rowsPerPart = split ? max(1, min(height, Int8ConvKernel.minParallelWords / max(1, width))) : height
-            let groupsPerPart = split && rowsPerPart == height
-                ? max(1, Int8ConvKernel.minParallelWords / max(1, height * width)) : (split ? 1 : p.channelGroups)
-            let rowParts = (height + rowsPerPart - 1) / rowsPerPart
-            let groupParts = (p.channelGroups + groupsPerPart - 1) / groupsPerPart
-            Parallel.forEachTask(rowParts * groupParts, workers: p.workers) { _, t in
-                let g0 = t / rowParts * groupsPerPart, r0 = t % rowParts * rowsPerPart
-                let groups = g0..<min(p.channelGroups, g0 + groupsPerPart)
-                let rows = r0..<min(height, r0 + rowsPerPart)
-                if p.implicit {
-                    cvm_int8_quantize_padded(x, g.inChannels, height, width, g.padding, rows.lowerBound,
-                                             rows.upperBound, q.inverse, q.zero, groups.lowerBound, groups.upperBound, qin)
-                } else {
-                    cvm_int8_quantize(x, g.inChannels, height * width, rows.lowerBound * width, rows.upperBound * width,
-                                      q.inverse, q.zero, groups.lowerBound, groups.upperBound, qin)
+        } else {
+            let ph = phaseLayout(g, input: input)
+            let parity = [1, 0, 1], shift = [-1, 0, 0]
+            for i in 0..<3 {
+                for j in 0..<3 {
+                    let phase = 2 * parity[i] + parity[j]
+                    for c in 0..<groups {
+                        offsets[(i * 3 + j) * groups + c] = phase * ph.words + c * ph.groupStride
+                            + shift[i] * ph.paddedWidth + shift[j]
+                    }
                 }
             }
         }
-        let offsets = p.implicit ? p.columnOffsets() : []
-        conv.correction.withUnsafeBufferPointer { corr in
-            conv.scale.withUnsafeBufferPointer { scale in
-                bias.withUnsafeBufferPointer { b in
-                    withWeights(conv.weights) { dense, codes, codeOffsets in
-                        offsets.withUnsafeBufferPointer { columnOffsets in
-                            // y[f, columns] for filters fs from a panel (rows ldx words apart), or
-                            // from implicit columns when `implicit` is given.
-                            func multiply(_ x: UnsafePointer<UInt32>, ldx: Int, y: UnsafeMutablePointer<Float>,
-                                          filters fs: Range<Int>, columns: Range<Int>, worker: Int,
-                                          implicit: UnsafePointer<cvm_int8_columns>? = nil) {
-                                let xb = UnsafeRawPointer(x).assumingMemoryBound(to: UInt8.self)
-                                if let dense {
-                                    cvm_int8_gemm(xb, ldx, groups, dense, depth, corr.baseAddress!, scale.baseAddress!,
-                                                  b.baseAddress!, y, plane, fs.lowerBound, fs.upperBound,
-                                                  columns.lowerBound, columns.upperBound, act, slope, implicit)
-                                } else {
-                                    cvm_int8_gemm_packed4(xb, ldx, groups, codes!, codeOffsets!, blocks + worker * 8 * depth,
-                                                          corr.baseAddress!, scale.baseAddress!, b.baseAddress!, y, plane,
-                                                          fs.lowerBound, fs.upperBound, columns.lowerBound,
-                                                          columns.upperBound, act, slope, implicit)
-                                }
-                            }
-                            if p.implicit {
-                                var shape = cvm_int8_columns(offsets: columnOffsets.baseAddress!, padded_width: p.paddedWidth,
-                                                             out_width: p.outWidth)
-                                let tiling = Tiling(plane: p.virtualColumns, filters: g.outChannels, workers: p.workers)
-                                withUnsafePointer(to: &shape) { shape in
-                                    Parallel.forEachTask(tiling.tasks, workers: p.workers) { worker, t in
-                                        let (cols, fs) = tiling.ranges(t)
-                                        if cols.isEmpty || fs.isEmpty { return }
-                                        multiply(UnsafePointer(qin), ldx: 0, y: y, filters: fs, columns: cols, worker: worker,
-                                                 implicit: shape)
+        return offsets
+    }
+
+    /// Runs the conv on every batch item of `input` (`temporary`: arena offset of
+    /// `temporaryWords` elements).
+    public static func forward(_ ws: inout Workspace, input: U8View, output: Output, conv: Int8Conv, bias: [Float],
+                               activation: Activation, temporary: Int = 0, workers requested: Int? = nil) {
+        let g = conv.geometry
+        let l = input.layout
+        precondition(applies(g), "int8 conv: geometry \(g) has no u8 product")
+        precondition(l.channels == g.inChannels, "int8 conv: input has \(l.channels) channels, weights want \(g.inChannels)")
+        precondition(bias.count == g.outChannels, "int8 conv: bias size")
+        let (oh, ow) = g.outputSize(height: l.height, width: l.width)
+        let outLayout = U8MapLayout(channels: g.outChannels, height: oh, width: ow)
+        switch output {
+        case .codes(let v, _):
+            precondition(v.layout == outLayout && v.batch == input.batch, "int8 conv: output \(v) does not fit \(outLayout)")
+        case .floats(let v):
+            precondition(v.shape == FeatureShape(batch: input.batch, channels: g.outChannels, height: oh, width: ow)
+                         && v.storage == .arena, "int8 conv: output \(v) does not fit")
+        }
+        let workers = max(1, requested ?? ws.threadCount)
+        let offsets = columnOffsets(g, input: l)
+        let kgroups = offsets.count
+        let depth = conv.weights.depth
+        precondition(depth == 4 * kgroups, "int8 conv: weights' depth \(depth) for \(kgroups) k groups")
+        // Per worker, a block of 8 unpacked 4-bit filters.
+        ws.reserveScratch(workers * 2 * depth + 16)
+        let (act, slope) = PointwiseKernel.code(activation)
+        let columns = outLayout.interiorColumns
+        let tiling = Tiling(plane: columns.count, filters: g.outChannels, workers: workers)
+        let phases = g.stride == 2 ? phaseLayout(g, input: l) : nil
+        let phaseBase = temporary + U8View.guardWords
+        for n in 0..<input.batch {
+            if let ph = phases {
+                let inputItem = input.offset + n * input.batchStride
+                let zeroWord = conv.input.zeroWord
+                ws.withWordBases { _, words in
+                    let x = UnsafePointer(words + inputItem)
+                    U8MapKernels.forEachGroups(l, workers: workers) { gs in
+                        cvm_q8_phase_split(x, l.groupStride, l.height, l.width, gs.lowerBound, gs.upperBound, zeroWord,
+                                           words + phaseBase, ph.words, ph.groupStride)
+                    }
+                }
+            }
+            let source = phases == nil ? input.offset + n * input.batchStride : phaseBase
+            ws.withWordBases { floats, words, scratch in
+                do {
+                    let blocks = scratch.assumingMemoryBound(to: Int8.self)
+                    var out = cvm_q8_output()
+                    out.padded_width = outLayout.paddedWidth
+                    out.width = ow
+                    switch output {
+                    case .codes(let v, let grid):
+                        out.kind = Int32(CVM_Q8_U8)
+                        out.words = words + v.offset + n * v.batchStride
+                        out.group_stride = outLayout.groupStride
+                        out.inv_scale = grid.inverse
+                        out.zero = grid.zero
+                        cvm_q8_fill_border_rows(out.words, outLayout.groupStride, oh, ow, 0, outLayout.groups, grid.zeroWord)
+                    case .floats(let v):
+                        out.kind = Int32(CVM_Q8_F32)
+                        out.y = floats.destination(v, item: n)
+                        out.plane = oh * ow
+                    }
+                    let x = UnsafePointer(words + source)
+                    conv.correction.withUnsafeBufferPointer { corr in
+                        conv.scale.withUnsafeBufferPointer { scale in
+                            bias.withUnsafeBufferPointer { b in
+                                offsets.withUnsafeBufferPointer { off in
+                                    withWeights(conv.weights) { dense, codes, codeOffsets in
+                                        withUnsafePointer(to: &out) { out in
+                                            Parallel.forEachTask(tiling.tasks, workers: workers) { worker, t in
+                                                let (cols, fs) = tiling.ranges(t)
+                                                if cols.isEmpty || fs.isEmpty { return }
+                                                cvm_q8_gemm(x, off.baseAddress!, kgroups, dense, depth, codes, codeOffsets,
+                                                            blocks + worker * 8 * depth, corr.baseAddress!,
+                                                            scale.baseAddress!, b.baseAddress!, fs.lowerBound,
+                                                            fs.upperBound, columns.lowerBound + cols.lowerBound,
+                                                            columns.lowerBound + cols.upperBound, act, slope, out)
+                                            }
+                                        }
                                     }
-                                }
-                            } else if p.pointwise || p.whole {
-                                if p.whole {
-                                    let perGroup = g.kernelH * g.kernelW * plane
-                                    Parallel.forEachChunk(p.channelGroups,
-                                                          minPerChunk: max(1, Int8ConvKernel.minParallelWords / perGroup),
-                                                          workers: p.workers) { range in
-                                        cvm_int8_im2col(qin, p.channelGroups, p.inHeight, p.inWidth, g.kernelH, g.kernelW,
-                                                        g.stride, g.padding, p.outWidth, 0, p.outHeight, padWord,
-                                                        range.lowerBound, range.upperBound, panels, plane)
-                                    }
-                                }
-                                let panel = UnsafePointer(p.pointwise ? qin : panels)
-                                let tiling = Tiling(plane: plane, filters: g.outChannels, workers: p.workers)
-                                Parallel.forEachTask(tiling.tasks, workers: p.workers) { worker, t in
-                                    let (cols, fs) = tiling.ranges(t)
-                                    if cols.isEmpty || fs.isEmpty { return }
-                                    multiply(panel, ldx: plane, y: y, filters: fs, columns: cols, worker: worker)
-                                }
-                            } else {
-                                let tasks = (p.outHeight + p.rowsPerTask - 1) / p.rowsPerTask
-                                Parallel.forEachTask(tasks, workers: p.workers) { worker, t in
-                                    let row0 = t * p.rowsPerTask
-                                    let rows = min(p.rowsPerTask, p.outHeight - row0)
-                                    let cols = rows * p.outWidth
-                                    let panel = panels + worker * p.panelWords
-                                    cvm_int8_im2col(qin, p.channelGroups, p.inHeight, p.inWidth, g.kernelH, g.kernelW,
-                                                    g.stride, g.padding, p.outWidth, row0, rows, padWord, 0,
-                                                    p.channelGroups, panel, cols)
-                                    multiply(panel, ldx: cols, y: y + row0 * p.outWidth, filters: 0..<g.outChannels,
-                                             columns: 0..<cols, worker: worker)
                                 }
                             }
                         }
@@ -412,9 +337,9 @@ public enum Int8ConvKernel {
     }
 
     /// Tasks of one product: `PointwiseKernel.Tiling`'s grid of column x filter chunks, except
-    /// that planes of a few panels (20x20: 9) are not split by columns at all but into equal
+    /// that planes of a few panels (20x20: 10) are not split by columns at all but into equal
     /// filter chunks: column chunks of 1 or 2 panels left one worker a panel behind (measured,
-    /// 20x20 convs 1.4-1.6x faster on 2 threads than on 1), and a small plane's whole panel
+    /// 20x20 convs 1.4-1.6x faster on 2 threads than on 1), and a small plane's whole input
     /// stays in L2 while every filter chunk reads it.
     struct Tiling {
         static let smallPanels = 16
@@ -456,22 +381,46 @@ public enum Int8ConvKernel {
         }
     }
 
-    /// The kernel on a standalone tensor (tests): output `[N, F, oh, ow]`.
+    /// The kernel on a standalone FP32 tensor (tests): the input quantized on the conv's grid
+    /// into a u8 map, the conv, and its output as codes of `outputGrid` (`[N, F, oh, ow]`, as
+    /// floats) or, without it, as FP32.
     public static func apply(_ input: Tensor, conv: Int8Conv, bias: [Float], activation: Activation,
-                             workers: Int = 1, minImplicitWidth: Int = minImplicitWidth) -> Tensor {
-        let outShape = conv.geometry.outputShape(input.featureShape)
-        var ws = Workspace(arenaFloats: outShape.count)
+                             outputGrid: ActivationQuantization? = nil, workers: Int = 1) -> Tensor {
+        let s = input.featureShape
+        let g = conv.geometry
+        let inLayout = U8MapLayout(s)
+        let outShape = g.outputShape(s)
+        let outLayout = U8MapLayout(outShape)
+        let inRegion = inLayout.regionWords(batch: s.batch)
+        let outRegion = outputGrid != nil ? outLayout.regionWords(batch: s.batch) : outShape.count
+        let temp = temporaryWords(g, input: inLayout)
+        var ws = Workspace(arenaFloats: inRegion + outRegion + temp)
         ws.input = input.data
-        forward(&ws, input: FeatureView(storage: .input, offset: 0, shape: input.featureShape),
-                output: FeatureView(offset: 0, shape: outShape), conv: conv, bias: bias, activation: activation,
-                workers: workers, minImplicitWidth: minImplicitWidth)
-        return Tensor(shape: outShape.dims, data: ws.arena)
+        let inView = U8View(region: 0, layout: inLayout, batch: s.batch)
+        U8MapKernels.quantize(&ws, input: FeatureView(storage: .input, offset: 0, shape: s), output: inView,
+                              grid: conv.input, workers: workers)
+        let output: Output
+        if let outputGrid {
+            output = .codes(U8View(region: inRegion, layout: outLayout, batch: s.batch), outputGrid)
+        } else {
+            output = .floats(FeatureView(offset: inRegion, shape: outShape))
+        }
+        forward(&ws, input: inView, output: output, conv: conv, bias: bias, activation: activation,
+                temporary: inRegion + outRegion, workers: workers)
+        switch output {
+        case .codes(let v, _):
+            return Tensor(shape: outShape.dims, data: U8MapKernels.codes(ws, v).map { Float($0) })
+        case .floats:
+            return Tensor(shape: outShape.dims, data: Array(ws.arena[inRegion..<(inRegion + outShape.count)]))
+        }
     }
 
     /// Direct int8 convolution, written for clarity: every input value quantized as the kernel
     /// does, integer products summed in Int32 over (i, j, c), then
-    /// `applyFast(Float(acc - correction) * scale + bias)`. The kernel must match it.
-    public static func reference(_ input: Tensor, conv: Int8Conv, bias: [Float], activation: Activation) -> Tensor {
+    /// `applyFast(Float(acc - correction) * scale + bias)`, and with `outputGrid` that value's
+    /// code (returned as a float). The kernel must match it exactly.
+    public static func reference(_ input: Tensor, conv: Int8Conv, bias: [Float], activation: Activation,
+                                 outputGrid: ActivationQuantization? = nil) -> Tensor {
         let g = conv.geometry, w = conv.weights, q = conv.input
         let s = input.featureShape
         let outShape = g.outputShape(s)
@@ -492,9 +441,9 @@ public enum Int8ConvKernel {
                                 }
                             }
                         }
-                        let v = Float(acc - conv.correction[f]) * conv.scale[f] + bias[f]
-                        out.data[((n * outShape.channels + f) * outShape.height + oy) * outShape.width + ox] =
-                            activation.applyFast(v)
+                        var v = activation.applyFast(Float(acc - conv.correction[f]) * conv.scale[f] + bias[f])
+                        if let outputGrid { v = Float(outputGrid.quantize(v)) }
+                        out.data[((n * outShape.channels + f) * outShape.height + oy) * outShape.width + ox] = v
                     }
                 }
             }

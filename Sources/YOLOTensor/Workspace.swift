@@ -45,13 +45,6 @@ public struct Workspace {
     public var stagedTransform: [Float]
     /// Threads for this workspace's kernels; nil: `Parallel.workers`.
     public var workers: Int?
-    /// What the start of `scratch` holds after an int8 conv: its input, quantized (see
-    /// `Int8ConvKernel`); nil when anything else may have used the scratch since.
-    public var quantizedInput: QuantizedInputKey?
-    /// Whether the next int8 conv may take `quantizedInput` instead of quantizing again: set
-    /// by the planned pass only for plain conv nodes, so that nothing between two such convs
-    /// can have changed the map (two 1x1 convs of one ELAN block read the same map).
-    public var reuseQuantizedInput: Bool
 
     public var threadCount: Int { workers ?? Parallel.workers }
 
@@ -63,8 +56,6 @@ public struct Workspace {
         stagedWeights = []
         stagedTransform = []
         workers = nil
-        quantizedInput = nil
-        reuseQuantizedInput = false
     }
 
     /// Grows the scratch buffer to at least `floats` (never shrinks: kept across passes). Never

@@ -122,8 +122,6 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-sibling-fusion"), help: .hidden)
     var noSiblingFusion = false
 
-    @Flag(name: .customLong("no-implicit-columns"), help: .hidden)
-    var noImplicitColumns = false
 
     @Option(name: .customLong("winograd-tile"), help: .hidden)
     var winogradTile: Int?
@@ -151,7 +149,6 @@ struct BenchCommand: ParsableCommand {
             if noSpin { Parallel.useSpinningPool = false }
             if noStrideTwoWinograd { StrideTwoWinograd.enabled = false }
             if noSiblingFusion { ConvUnit.fusesSiblings = false }
-            if noImplicitColumns { Int8ConvKernel.useImplicitColumns = false }
             if let winogradTile { ConvKernel.winogradTile = Winograd.Tile(rawValue: winogradTile) }
             let model: YOLOModel
             let modelName: String

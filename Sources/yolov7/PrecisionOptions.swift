@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import YOLOModel
 import YOLOQuant
+import YOLOTensor
 import YOLOVision
 
 /// `--precision fp32|int8` and its calibration flags, shared by detect, eval and bench.
@@ -30,26 +31,32 @@ struct PrecisionOptions: ParsableArguments {
         guard RangeStatistic(rawValue: calibRange) != nil else { throw ValidationError("--calib-range must be minmax or mean") }
     }
 
-    /// Calibrates on `calib` (else `fallback`, a dataset whose train split is used) at `size`
-    /// and switches the model to int8; nothing for fp32. Prints one summary line on stderr.
+    /// Switches the model to int8 (nothing for fp32) with activation ranges calibrated on
+    /// `calib` at `size` when it is given, else those the weights file stores, else calibrated
+    /// on `fallback` (a dataset whose train split is used). Prints one summary line on stderr.
     func apply(to model: YOLOModel, size: Int, fallback: String? = nil) throws {
         guard precision == .int8 else { return }
         guard Int8Execution.available else {
             throw ValidationError("--precision int8 needs a CPU with AVX-512 VNNI (and YOLOV7_ISA, if set, at avx512)")
         }
-        guard let source = calib ?? fallback else {
-            throw ValidationError("--precision int8 needs calibration images: give --calib (a dataset or a folder of train images)")
-        }
-        let files = try QuantizeCommand.calibrationImages(source, count: calibImages)
         let start = Date()
-        let ranges = try ActivationCalibration.collect(
-            model: model, count: files.count, statistic: RangeStatistic(rawValue: calibRange)!, input: { i in
-                let image = try RGBImage(contentsOf: URL(fileURLWithPath: files[i]))
-                return Letterbox(detect: image, size: size, stride: model.maxStride).tensor()
-            }, progress: ProgressLine.reporter("calibration"))
+        let ranges: [String: ActivationRange], origin: String
+        if calib == nil, let stored = model.storedInt8Ranges {
+            (ranges, origin) = (stored.ranges, stored.summary)
+        } else if let source = calib ?? fallback {
+            let files = try QuantizeCommand.calibrationImages(source, count: calibImages)
+            ranges = try ActivationCalibration.collect(
+                model: model, count: files.count, statistic: RangeStatistic(rawValue: calibRange)!, input: { i in
+                    let image = try RGBImage(contentsOf: URL(fileURLWithPath: files[i]))
+                    return Letterbox(detect: image, size: size, stride: model.maxStride).tensor()
+                }, progress: ProgressLine.reporter("calibration"))
+            origin = "activation ranges (\(calibRange)) from \(files.count) images at \(size)"
+        } else {
+            throw ValidationError("--precision int8 needs activation ranges: give --calib (a dataset or a folder of train images), "
+                                  + "or weights quantized with --calib (they store ranges)")
+        }
         let keep = Set((int8Keep ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
-        let summary = Int8Execution.enable(model: model, ranges: ranges, keep: keep)
-        printError("yolov7: \(summary); activation ranges (\(calibRange)) from \(files.count) images at \(size) "
-                   + String(format: "(%.1f s)", Date().timeIntervalSince(start)))
+        let summary = try Int8Execution.enable(model: model, ranges: ranges, keep: keep)
+        printError("yolov7: \(summary); \(origin) " + String(format: "(%.1f s)", Date().timeIntervalSince(start)))
     }
 }

@@ -81,13 +81,25 @@ struct QuantizeCommand: ParsableCommand {
             let quantized = try ModelQuantizer.quantize(model, settings: settings, techniques: chosen,
                                                         statistics: statistics,
                                                         progress: ProgressLine.reporter("quantize"))
-            let seconds = Date().timeIntervalSince(started)
             let source = URL(fileURLWithPath: weights).lastPathComponent
-            let contents = try QuantizedModelFile.write(quantized, to: out, mode: storage, source: source)
+            var contents = try QuantizedModelFile.write(quantized, to: out, mode: storage, source: source)
             let report: QuantizationSizeReport
             do {
                 // Reload what was written: checks the file, and gives the resident size.
-                let loaded = try ModelLoader.load(path: out, configPath: cfg)
+                var loaded = try ModelLoader.load(path: out, configPath: cfg)
+                if !calibrationFiles.isEmpty {
+                    // Int8 activation ranges, measured on the model exactly as the file loads,
+                    // stored with it so that --precision int8 needs no calibration images.
+                    let size = img
+                    let ranges = try ActivationCalibration.collect(model: loaded, count: calibrationFiles.count, input: { i in
+                        let image = try RGBImage(contentsOf: URL(fileURLWithPath: calibrationFiles[i]))
+                        return Letterbox(detect: image, size: size, stride: loaded.maxStride).tensor()
+                    }, progress: ProgressLine.reporter("activation ranges"))
+                    quantized.activationRanges = ActivationRangesDocument(ranges: ranges, img: img, images: calibrationFiles.count,
+                                                                          statistic: .minmax)
+                    contents = try QuantizedModelFile.write(quantized, to: out, mode: storage, source: source)
+                    loaded = try ModelLoader.load(path: out, configPath: cfg)
+                }
                 let packedSize = storage == .fake
                     ? try QuantizedModelFile.fileSize(of: quantized, mode: .packed, source: source) : nil
                 report = try QuantizationSizeReport.measure(file: out, contents: contents, loaded: loaded, original: model,
@@ -97,8 +109,10 @@ struct QuantizeCommand: ParsableCommand {
                 try? FileManager.default.removeItem(atPath: out)
                 throw error
             }
+            let seconds = Date().timeIntervalSince(started)
             print("quantize \(weights): \(settings), \(storage), techniques \(chosen)"
-                  + (chosen.needsCalibration ? ", calibrated on \(calibrationFiles.count) images at \(img)" : ""))
+                  + (chosen.needsCalibration ? ", calibrated on \(calibrationFiles.count) images at \(img)" : "")
+                  + (calibrationFiles.isEmpty ? "" : "; int8 activation ranges stored (\(calibrationFiles.count) images at \(img))"))
             for line in quantized.layerTable { print(line) }
             print("")
             for line in report.lines { print(line) }

@@ -56,7 +56,7 @@ struct Int8ExecutionTests {
         let x = try Self.input("BloodImage_00249.jpg", model: model)
         var context = ForwardContext()
         let fp32 = nonMaxSuppression(model.forward(x, context: &context), options: .detect)
-        let summary = Int8Execution.enable(model: model, ranges: ranges)
+        let summary = try Int8Execution.enable(model: model, ranges: ranges)
         defer { Int8Execution.disable(model: model) }
         let int8 = nonMaxSuppression(model.forward(x, context: &context), options: .detect)
         let (matched, confidence) = Self.agreement(fp32, int8)
@@ -87,6 +87,77 @@ struct Int8ExecutionTests {
         #expect(r.matched >= 0.9, "matched \(r.matched)")
         #expect(r.confidence <= 0.03, "confidence change \(r.confidence)")
         print("int8 vs fp32 (4-bit weights): matched \(r.matched), confidence change \(r.confidence), \(r.detections) boxes")
+    }
+}
+
+/// The planned int8 pass (`Int8Plan`: the u8 product, phase planes, pools and upsampling on
+/// codes, concat parts written in place, FP32 islands) against the same graph run step by step
+/// through plain references (`YOLOModel.int8ReferencePass`): integer arithmetic and the same
+/// FP32 epilogue, so every u8 map's codes must be equal and the prediction equal up to the
+/// last bit of the FP32 head (measured: equal). On the three model families the tests have:
+/// tiny (MP, SP, concats), yolov7 (SPPCSPC, RepConv, stride-2 convs, IDetect) and yolov7-e6
+/// (ReOrg and Shortcut-free DownC, IAuxDetect; ReOrg runs as an FP32 island).
+struct Int8PassTests {
+    static func check(_ model: YOLOModel, input: Tensor, calibrateOn: [Tensor]) throws {
+        let ranges = ActivationCalibration.collect(model: model, count: calibrateOn.count) { calibrateOn[$0] }
+        try Int8Execution.enable(model: model, ranges: ranges)
+        defer { Int8Execution.disable(model: model) }
+        let (prediction, codes) = model.int8PassCodes(input)
+        let reference = model.int8ReferencePass(input)
+        #expect(prediction.shape == reference.shape)
+        let d = zip(prediction.data, reference.data).reduce(Float(0)) { max($0, abs($1.0 - $1.1) / max(1, abs($1.1))) }
+        #expect(d <= 1e-5, "prediction differs from the reference by \(d)")
+        // Every map's codes, through the reference's values on the same grids.
+        let graphNames = Set(model.int8MapNames)
+        #expect(Set(codes.keys).subtracting(["input"]) == graphNames)
+        let referenceCodes = model.int8ReferenceCodes(input)
+        for (name, got) in codes.sorted(by: { $0.key < $1.key }) {
+            let want = try #require(referenceCodes[name], "\(name) missing in the reference")
+            let differ = zip(got, want).filter { $0 != $1 }.count
+            #expect(differ == 0 && got.count == want.count, "\(name): \(differ) of \(got.count) codes differ")
+        }
+    }
+
+    @Test(.enabled(if: Int8ExecutionAvailability.available, "needs AVX-512 VNNI"))
+    func tinyPassMatchesReference() throws {
+        let model = try ModelLoader.load(path: Int8ExecutionTests.root.appendingPathComponent("weights/yolov7-tiny-bccd.pt").path)
+        let x = try Int8ExecutionTests.input("BloodImage_00249.jpg", model: model)
+        let calib = try ["BloodImage_00031.jpg", "BloodImage_00178.jpg"].map { try Int8ExecutionTests.input($0, model: model) }
+        try Self.check(model, input: x, calibrateOn: calib)
+    }
+
+    @Test(.enabled(if: Int8ExecutionAvailability.available, "needs AVX-512 VNNI"), arguments: ["yolov7-random", "yolov7-e6-random"])
+    func randomModelPassMatchesReference(name: String) throws {
+        let model = try ModelLoader.load(path: QuantModelFixtures.modelFixtures.appendingPathComponent("\(name).pt").path)
+        let size = 2 * model.maxStride * 3
+        try Self.check(model, input: QuantModelFixtures.input(size: size, seed: 3),
+                       calibrateOn: [QuantModelFixtures.input(size: size, seed: 4), QuantModelFixtures.input(size: size, seed: 5)])
+    }
+
+    @Test(.enabled(if: Int8ExecutionAvailability.available, "needs AVX-512 VNNI"))
+    func rangesAreChecked() throws {
+        let model = try ModelLoader.load(path: QuantModelFixtures.randomModel)
+        let names = model.int8MapNames
+        var ranges = Dictionary(uniqueKeysWithValues: names.map { ($0, ActivationRange(min: -1, max: 3)) })
+        func error(_ r: [String: ActivationRange]) -> String {
+            do {
+                try Int8Execution.enable(model: model, ranges: r, source: "q.safetensors")
+                return "accepted"
+            } catch { return "\(error)" }
+        }
+        #expect(error(ranges) == "accepted")
+        Int8Execution.disable(model: model)
+        var missing = ranges
+        missing[names[3]] = nil
+        #expect(error(missing) == "q.safetensors: no activation range for \(names[3])")
+        ranges["model.999"] = ActivationRange(min: 0, max: 1)
+        #expect(error(ranges).hasPrefix("q.safetensors: \(names.count + 1) activation ranges for a model with \(names.count) u8 maps"))
+        ranges["model.999"] = nil
+        ranges[names[0]] = ActivationRange(min: .nan, max: 1)
+        #expect(error(ranges) == "q.safetensors: activation range of \(names[0]) is not finite")
+        ranges[names[0]] = ActivationRange(min: 2, max: 1)
+        #expect(error(ranges).hasPrefix("q.safetensors: activation range of \(names[0]) is negative"))
+        #expect(model.int8Ranges == nil, "a refused range set leaves the model in FP32")
     }
 }
 

@@ -2,12 +2,13 @@ import CVectorMath
 import Testing
 @testable import YOLOTensor
 
-/// The int8 conv kernel (CVectorMath/Int8GEMM.c) against its plain Swift reference
-/// (`Int8ConvKernel.reference`): the accumulators are integers, so the only room for a
-/// difference is the FP32 epilogue, which is FastMath's in both; the stated tolerance (1e-6
-/// relative) is for that. Odd sizes on purpose: channels not a multiple of 4 (K padding),
-/// planes not a multiple of 16 or 48, filters not a multiple of 8, strides 1 and 2; every
-/// column layout (the quantized map itself, whole and per-row panels, implicit columns).
+/// The int8 conv kernel on u8 maps (CVectorMath/Int8GEMM.c) against its plain Swift reference
+/// (`Int8ConvKernel.reference`): the accumulators are integers and the FP32 epilogue is
+/// FastMath's in both, so FP32 outputs must agree to 1e-6 relative (measured: equal) and u8
+/// outputs (the next map's codes) exactly. Odd sizes on purpose: channels not a multiple of 4
+/// (K padding), planes whose virtual columns are not a multiple of 16 or 48 and rows shorter than
+/// a vector (a vector spans several rows), filters not a multiple of 8 or 4, strides 1 and 2
+/// (phase planes), 1x1 and 3x3, batch 2.
 /// Skipped (not failed) where the CPU has no AVX-512 VNNI: the engine keeps FP32 there.
 struct Int8ConvTests {
     struct Case {
@@ -21,17 +22,19 @@ struct Int8ConvTests {
         Case(channels: 3, filters: 5, kernel: 3, stride: 1, height: 13, width: 11, batch: 1),
         Case(channels: 6, filters: 13, kernel: 1, stride: 1, height: 9, width: 7, batch: 2),
         Case(channels: 8, filters: 16, kernel: 3, stride: 2, height: 20, width: 17, batch: 1),
-        Case(channels: 20, filters: 9, kernel: 1, stride: 2, height: 15, width: 15, batch: 1),
         Case(channels: 17, filters: 11, kernel: 3, stride: 1, height: 6, width: 50, batch: 1),
-        // Implicit columns on a big map (3x3 stride 1), and at the narrowest padded width (16).
         Case(channels: 32, filters: 19, kernel: 3, stride: 1, height: 84, width: 82, batch: 1),
         Case(channels: 5, filters: 8, kernel: 3, stride: 1, height: 9, width: 14, batch: 2),
-        // Big enough for per-row tasks (stride 2: the panel is over the whole-panel limit).
+        Case(channels: 12, filters: 6, kernel: 3, stride: 2, height: 7, width: 5, batch: 2),
         Case(channels: 32, filters: 19, kernel: 3, stride: 2, height: 170, width: 166, batch: 1),
-        // One channel group on a big map: quantization split by rows (padded and plain layouts).
+        // Rows of 3 words (1x1 plane plus border): a vector spans five rows.
+        Case(channels: 4, filters: 4, kernel: 1, stride: 1, height: 5, width: 1, batch: 1),
+        // One channel group on a big map: the network input's shape (quantization split by rows).
         Case(channels: 3, filters: 8, kernel: 3, stride: 1, height: 300, width: 256, batch: 1),
         Case(channels: 3, filters: 8, kernel: 3, stride: 2, height: 300, width: 256, batch: 1),
     ]
+
+    static let outputGrid = ActivationQuantization(min: -0.4, max: 3.1)
 
     static func input(_ c: Case, seed: UInt64) -> Tensor {
         // Mostly in [-0.3, 2.7] like a leaky/SiLU output, with a few values outside the
@@ -65,13 +68,15 @@ struct Int8ConvTests {
             let conv = Int8Conv(weights: weights, input: ActivationQuantization(min: -0.3, max: 2.7))
             let bias = randomValues(g.outChannels, seed: UInt64(n) + 20)
             let x = Self.input(c, seed: UInt64(n) + 30)
-            let expected = Int8ConvKernel.reference(x, conv: conv, bias: bias, activation: activation)
-            // Implicit columns from the narrowest padded width they allow, and with the default.
-            for (workers, implicitFrom) in [(1, 16), (2, 16), (2, Int8ConvKernel.minImplicitWidth)] {
-                let got = Int8ConvKernel.apply(x, conv: conv, bias: bias, activation: activation, workers: workers,
-                                               minImplicitWidth: implicitFrom)
-                let d = Self.maxRelativeDifference(got, expected)
-                #expect(d <= 1e-6, "case \(n) \(g), \(workers) workers, implicit from \(implicitFrom): \(d)")
+            let floats = Int8ConvKernel.reference(x, conv: conv, bias: bias, activation: activation)
+            let codes = Int8ConvKernel.reference(x, conv: conv, bias: bias, activation: activation, outputGrid: Self.outputGrid)
+            for workers in [1, 2] {
+                let got = Int8ConvKernel.apply(x, conv: conv, bias: bias, activation: activation, workers: workers)
+                let d = Self.maxRelativeDifference(got, floats)
+                #expect(d <= 1e-6, "case \(n) \(g), \(workers) workers, FP32 out: \(d)")
+                let gotCodes = Int8ConvKernel.apply(x, conv: conv, bias: bias, activation: activation,
+                                                    outputGrid: Self.outputGrid, workers: workers)
+                #expect(gotCodes == codes, "case \(n) \(g), \(workers) workers, u8 out: \(Self.maxRelativeDifference(gotCodes, codes))")
             }
         }
     }
@@ -86,8 +91,12 @@ struct Int8ConvTests {
             let bias = randomValues(g.outChannels, seed: UInt64(n) + 50)
             let x = Self.input(c, seed: UInt64(n) + 60)
             let expected = Int8ConvKernel.reference(x, conv: conv, bias: bias, activation: .silu)
-            let got = Int8ConvKernel.apply(x, conv: conv, bias: bias, activation: .silu, workers: 2, minImplicitWidth: 16)
+            let got = Int8ConvKernel.apply(x, conv: conv, bias: bias, activation: .silu, workers: 2)
             #expect(Self.maxRelativeDifference(got, expected) <= 1e-6, "case \(n) \(g)")
+            let codes = Int8ConvKernel.reference(x, conv: conv, bias: bias, activation: .silu, outputGrid: Self.outputGrid)
+            let gotCodes = Int8ConvKernel.apply(x, conv: conv, bias: bias, activation: .silu, outputGrid: Self.outputGrid,
+                                                workers: 2)
+            #expect(gotCodes == codes, "case \(n) \(g), u8 out")
         }
     }
 
@@ -106,8 +115,10 @@ struct Int8ConvTests {
             #expect(packed.weights.sums == dense.weights.sums)
             let bias = randomValues(g.outChannels, seed: UInt64(n) + 80)
             let x = Self.input(c, seed: UInt64(n) + 90)
-            let a = Int8ConvKernel.apply(x, conv: packed, bias: bias, activation: .leakyReLU(slope: 0.1), workers: 2)
-            let b = Int8ConvKernel.apply(x, conv: dense, bias: bias, activation: .leakyReLU(slope: 0.1), workers: 2)
+            let a = Int8ConvKernel.apply(x, conv: packed, bias: bias, activation: .leakyReLU(slope: 0.1),
+                                         outputGrid: Self.outputGrid, workers: 2)
+            let b = Int8ConvKernel.apply(x, conv: dense, bias: bias, activation: .leakyReLU(slope: 0.1),
+                                         outputGrid: Self.outputGrid, workers: 2)
             #expect(a == b, "case \(n) \(g)")
         }
     }

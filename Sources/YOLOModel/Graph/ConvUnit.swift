@@ -68,10 +68,10 @@ public final class ConvUnit {
             int8 = nil
         }
     }
-    /// When set, the planned pass runs this conv in int8 (`Int8ConvKernel`): its weights as
-    /// integers and its input's quantization grid, made by YOLOQuant's `Int8Execution`.
-    /// Dropped when the weights change.
-    public var int8: Int8Conv?
+    /// This conv's weights as integers for the int8 pass (`Int8Plan`, `Int8ConvKernel`), made
+    /// by YOLOQuant's `Int8Execution`; nil: it runs in FP32 there too. Dropped when the weights
+    /// change.
+    public var int8: Int8ConvWeights?
     public var bias: [Float]
     /// Called with every input this conv runs on, before it runs (calibration collects layer
     /// input statistics this way); nil in normal runs.
@@ -126,13 +126,6 @@ extension ConvUnit {
     /// Planned pass: from one workspace view into another (a slice of a concat, or a temporary).
     public func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, activation act: Activation? = nil) {
         if let inputObserver { inputObserver(ws.tensor(input)) }
-        if let int8, Int8ConvKernel.available {
-            Int8ConvKernel.forward(&ws, input: input, output: output, conv: int8, bias: bias,
-                                   activation: act ?? activation)
-            return
-        }
-        // The FP32 kernels use the scratch that holds an int8 conv's quantized input.
-        ws.quantizedInput = nil
         if tunesWinograd { tuneWinograd(&ws, input: input, output: output, activation: act ?? activation) }
         run(&ws, input: input, output: output, activation: act ?? activation, tile: winogradTile ?? .preferred)
     }
@@ -237,9 +230,9 @@ extension ConvUnit {
 
     /// Whether this conv can run in a sibling pass now: dense FP32 weights, 1x1 stride 1
     /// ungrouped, on the blocked kernel, and nothing per conv in the way (an int8 form, an
-    /// input observer). Packed and int8 convs run one by one as before.
+    /// input observer). Packed convs run one by one as before.
     var runsAsSibling: Bool {
-        guard geometry.isPointwise, int8 == nil, inputObserver == nil, !tunesWinograd,
+        guard geometry.isPointwise, inputObserver == nil, !tunesWinograd,
               case .dense = weights else { return false }
         return ConvKernel.usePointwise && PointwiseKernel.available
     }
@@ -252,7 +245,6 @@ extension ConvUnit {
                                 outputs: [FeatureView]) -> Bool {
         guard fusesSiblings, units.count > 1, units.allSatisfy(\.runsAsSibling) else { return false }
         precondition(outputs.count == units.count)
-        ws.quantizedInput = nil  // as each FP32 conv run alone does
         let siblings = zip(units, outputs).map { unit, output in
             guard case .dense(let w) = unit.weights else { preconditionFailure("checked by runsAsSibling") }
             precondition(input.shape.channels == unit.geometry.inChannels && output.shape == unit.geometry.outputShape(input.shape),

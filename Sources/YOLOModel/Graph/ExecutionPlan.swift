@@ -63,7 +63,7 @@ struct ExecutionPlan {
             while let p = parent[r] { c += p.channel; r = p.node }
             return (r, c)
         }
-        struct Buffer { var size: Int; var first: Int; var last: Int; var offset = 0 }
+        typealias Buffer = ArenaPlacement.Buffer
         var buffers: [Buffer] = []
         var bufferOfRoot = [Int](repeating: -1, count: count)
         for i in 0..<count where parent[i] == nil && i != head {
@@ -95,23 +95,10 @@ struct ExecutionPlan {
             }
         }
 
-        // 3. Addresses: largest first, each at the lowest offset clear of every placed buffer
-        //    whose lifetime overlaps its own (inclusive: a node's inputs, output and temporaries
-        //    never share memory).
-        var placed: [Int] = []
-        var end = 0
-        for b in buffers.indices.sorted(by: { (buffers[$0].size, buffers[$1].first) > (buffers[$1].size, buffers[$0].first) }) {
-            let live = placed.filter { buffers[$0].first <= buffers[b].last && buffers[b].first <= buffers[$0].last }
-                .map { (buffers[$0].offset, buffers[$0].offset + buffers[$0].size) }.sorted { $0.0 < $1.0 }
-            var offset = 0
-            for (lo, hi) in live {
-                if offset + buffers[b].size <= lo { break }
-                offset = max(offset, hi)
-            }
-            buffers[b].offset = offset
-            placed.append(b)
-            end = max(end, offset + buffers[b].size)
-        }
+        // 3. Addresses (inclusive lifetimes: a node's inputs, output and temporaries never share
+        //    memory).
+        let (offsets, end) = ArenaPlacement.place(buffers)
+        for b in buffers.indices { buffers[b].offset = offsets[b] }
         arenaFloats = end
 
         // 4. Views.

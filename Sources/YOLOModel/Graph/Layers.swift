@@ -8,6 +8,7 @@ public struct ForwardContext {
     public var scratch: [Float] = []
     public var workspace = Workspace()
     var plan: ExecutionPlan?
+    var int8Plan: Int8Plan?
     /// The node runs the last planned pass ran as one sibling pass (see
     /// `ConvUnit.fusesSiblings`); the observer saw each run's time on its first node and 0 on
     /// the others.

@@ -22,6 +22,20 @@ public final class YOLOModel {
     /// For each node, the last node that reads its output (so it can be freed after).
     let lastUse: [Int]
 
+    /// Activation ranges of the int8 pass, by map name (`Int8Graph`): when set, `forward` runs
+    /// the int8 pass (u8 maps end to end, convs with integer weights through the u8 product);
+    /// nil: the FP32 pass. Set by YOLOQuant's `Int8Execution`, which checks them.
+    public var int8Ranges: [String: ActivationRange]? {
+        didSet { int8Generation += 1 }
+    }
+    /// Bumped when the int8 settings change, so passes planned before are re-planned.
+    public internal(set) var int8Generation = 0
+
+    /// Int8 activation ranges that came with the weights file (a quantized file made with
+    /// calibration images stores them), checked against this model's maps on load, with one
+    /// line saying where they came from; what `--precision int8` uses without `--calib`.
+    public var storedInt8Ranges: (ranges: [String: ActivationRange], summary: String)?
+
     init(config: ModelConfig, nodes: [GraphNode], classNames: [String]) {
         self.config = config
         self.nodes = nodes
@@ -58,6 +72,7 @@ public final class YOLOModel {
     /// The planned pass (see `ExecutionPlan`): activations in one reused arena, concat parts
     /// written in place, kernels split over `Parallel.workers`.
     public func forward(_ input: Tensor, context: inout ForwardContext, observe: ((Int, Double) -> Void)? = nil) -> Tensor {
+        if let ranges = int8Ranges { return forwardInt8(input, ranges: ranges, context: &context, observe: observe) }
         let shape = input.featureShape
         if context.plan?.input != shape || context.plan?.model != ObjectIdentifier(self) {
             context.plan = ExecutionPlan(model: self, input: shape)
@@ -68,7 +83,6 @@ public final class YOLOModel {
             context.workspace.arena = [Float](repeating: 0, count: plan.arenaFloats)
         }
         context.workspace.input = input.data
-        context.workspace.quantizedInput = nil
         context.fusedSiblings.removeAll(keepingCapacity: true)
         var skip = 0  // nodes already run in a sibling pass
         for node in nodes {
@@ -88,11 +102,6 @@ public final class YOLOModel {
                 }
                 continue
             }
-            // Only a plain conv node may reuse the previous int8 conv's quantized input (see
-            // `Workspace.reuseQuantizedInput`); any other layer may write anywhere.
-            let plainConv = node.layer is ConvLayer
-            context.workspace.reuseQuantizedInput = plainConv
-            if !plainConv { context.workspace.quantizedInput = nil }
             node.layer.run(plan.inputs[node.index], output: plan.outputs[node.index],
                            temporary: plan.temporaries[node.index], workspace: &context.workspace)
             if let observe {
@@ -100,12 +109,39 @@ public final class YOLOModel {
             }
         }
         context.workspace.input = []
-        context.workspace.quantizedInput = nil
-        context.workspace.reuseQuantizedInput = false
         var result: [Float] = []
         swap(&result, &context.workspace.result)
         let rows = result.count / (shape.batch * detect.outputsPerAnchor)
         return Tensor(shape: [shape.batch, rows, detect.outputsPerAnchor], data: result)
+    }
+
+    /// The int8 pass (`Int8Plan`), planned once per input shape and int8 setting.
+    func forwardInt8(_ input: Tensor, ranges: [String: ActivationRange], context: inout ForwardContext,
+                     observe: ((Int, Double) -> Void)?) -> Tensor {
+        let shape = input.featureShape
+        if context.int8Plan?.input != shape || context.int8Plan?.model != ObjectIdentifier(self)
+            || context.int8Plan?.generation != int8Generation {
+            context.int8Plan = Int8Plan(model: self, input: shape, ranges: ranges)
+        }
+        let plan = context.int8Plan!
+        if context.workspace.arena.count < plan.arenaFloats {
+            context.workspace.arena = []
+            context.workspace.arena = [Float](repeating: 0, count: plan.arenaFloats)
+        }
+        context.workspace.input = input.data
+        plan.run(&context.workspace, observe: observe)
+        context.workspace.input = []
+        var result: [Float] = []
+        swap(&result, &context.workspace.result)
+        let rows = result.count / (shape.batch * detect.outputsPerAnchor)
+        return Tensor(shape: [shape.batch, rows, detect.outputsPerAnchor], data: result)
+    }
+
+    /// The u8 maps of the int8 pass, by name, in graph order: what calibration measures and a
+    /// quantized file stores ranges for (the network input's grid is fixed: not among them).
+    public var int8MapNames: [String] {
+        Int8Graph(model: self, input: FeatureShape(batch: 1, channels: 3, height: 8 * maxStride, width: 8 * maxStride))
+            .u8MapNames.filter { $0 != Int8Graph.inputName }
     }
 
     /// The plain pass: each layer's tensor form, each output a fresh tensor, freed after its
@@ -145,7 +181,7 @@ public final class YOLOModel {
 
     /// Bytes of weights prepared for the fast path so far (Winograd transforms, made on first
     /// use; integer weights of convs switched to int8).
-    public var preparedWeightBytes: Int { convs.reduce(0) { $0 + $1.preparedBytes + ($1.int8?.weights.bytes ?? 0) } }
+    public var preparedWeightBytes: Int { convs.reduce(0) { $0 + $1.preparedBytes + ($1.int8?.bytes ?? 0) } }
 
     /// Bytes held by conv weights and biases as loaded (packed weights count their packed size).
     public var weightBytes: Int {

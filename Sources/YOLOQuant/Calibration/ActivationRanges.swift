@@ -2,18 +2,7 @@ import Foundation
 import YOLOModel
 import YOLOTensor
 
-/// The range of values a conv's input takes on calibration images: what its int8 grid covers.
-public struct ActivationRange: Codable, Equatable, Sendable {
-    public var min: Float
-    public var max: Float
-
-    public init(min: Float, max: Float) {
-        self.min = min
-        self.max = max
-    }
-}
-
-/// How per-image ranges become one range per conv.
+/// How per-image ranges become one range per map.
 public enum RangeStatistic: String, CaseIterable, Sendable {
     /// The extremes over all images: nothing calibrated is ever clipped.
     case minmax
@@ -21,40 +10,28 @@ public enum RangeStatistic: String, CaseIterable, Sendable {
     case mean
 }
 
-/// Runs a model in FP32 over calibration images and records every conv's input range.
+/// Runs a model's int8 graph in FP32 over calibration images (`YOLOModel.int8CalibrationPass`,
+/// with the weights it will run with, packed or not) and records the range of every u8 map.
 public enum ActivationCalibration {
     public static func collect(model: YOLOModel, count: Int, statistic: RangeStatistic = .minmax,
                                input: (Int) throws -> Tensor,
                                progress: ((Int, Int) -> Void)? = nil) rethrows -> [String: ActivationRange] {
-        var perImage: [String: [ActivationRange]] = [:]
-        let convs = model.convs
-        let lock = NSLock()
-        for conv in convs {
-            let name = conv.name
-            conv.inputObserver = { x in
+        let names = Set(model.int8MapNames)
+        let perImage = PerImageRanges()
+        for i in 0..<count {
+            let x = try input(i)
+            model.int8CalibrationPass(x) { name, t in
+                guard names.contains(name) else { return }
                 var lo = Float.infinity, hi = -Float.infinity
-                for v in x.data {
+                for v in t.data {
                     lo = Swift.min(lo, v)
                     hi = Swift.max(hi, v)
                 }
-                lock.withLock { perImage[name, default: []].append(ActivationRange(min: lo, max: hi)) }
+                perImage.ranges[name, default: []].append(ActivationRange(min: lo, max: hi))
             }
-        }
-        // FP32 inputs: calibrating a model that already runs in int8 would measure its own errors.
-        let saved = convs.map(\.int8)
-        for conv in convs { conv.int8 = nil }
-        defer {
-            for (conv, int8) in zip(convs, saved) {
-                conv.inputObserver = nil
-                conv.int8 = int8
-            }
-        }
-        var context = ForwardContext()
-        for i in 0..<count {
-            _ = model.forward(try input(i), context: &context)
             progress?(i + 1, count)
         }
-        return perImage.mapValues { ranges in
+        return perImage.ranges.mapValues { ranges in
             switch statistic {
             case .minmax:
                 return ActivationRange(min: ranges.map(\.min).min()!, max: ranges.map(\.max).max()!)
@@ -63,5 +40,10 @@ public enum ActivationCalibration {
                 return ActivationRange(min: ranges.map(\.min).reduce(0, +) / n, max: ranges.map(\.max).reduce(0, +) / n)
             }
         }
+    }
+
+    /// Ranges gathered image by image (a class: the pass's observer is an escaping closure).
+    private final class PerImageRanges {
+        var ranges: [String: [ActivationRange]] = [:]
     }
 }
