@@ -178,13 +178,16 @@ public final class Int8Conv: Sendable {
     public var geometry: ConvGeometry { weights.geometry }
 }
 
-/// The int8 conv on u8 maps (CVectorMath/Int8GEMM.c): every output pixel is a "virtual column"
+/// The int8 conv on u8 maps (CVectorMath/Int8GEMM*.c, at the int8 level `KernelISA.int8Level`
+/// picks: AVX-512 VNNI, AVX-VNNI, AVX2, NEON with or without dotprod, plain C; all give the same
+/// codes): every output pixel is a "virtual column"
 /// of the output's padded plane, and each k group reads the input word at a fixed offset from
 /// it, so no column panel is ever built: stride-1 convs read the input map itself, 3x3
 /// stride-2 convs its four phase planes (`cvm_q8_phase_split`, made into the conv's
 /// temporary). The epilogue writes the next map's u8 codes (requantized with its grid, 4
 /// filters to a word, its border columns the zero point) or FP32 planes (the detection head).
 public enum Int8ConvKernel {
+    /// True on every CPU: the plain C level runs anywhere.
     public static let available = cvm_int8_available() != 0
 
     /// Geometries the product runs: stride 1 with "same" padding up to 1 (1x1, 3x3), and 3x3
