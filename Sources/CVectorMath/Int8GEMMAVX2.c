@@ -33,12 +33,12 @@ CVM_AVX2 CVM_INLINE __m256i load_words(const int MASKED, const uint8_t *p, __m25
 
 // MARK: epilogue
 
-// Writes a tile's sums: 4 filters from f (the first `rows` real; f a multiple of 4 for U8
+// Writes a tile's sums: MR filters from f (the first `rows` real; f a multiple of 4 for U8
 // output, whose missing bytes get the zero point) x NV vectors of 8 columns from q, the last
 // holding `last` columns.
-CVM_AVX2 CVM_INLINE void tile_epilogue(const int NV, __m256i acc[4][3], int rows, int last, const int32_t *corr,
-                                       const float *scale, const float *bias, long f, long q, int act, float slope,
-                                       const cvm_q8_output *out) {
+CVM_AVX2 CVM_INLINE void tile_epilogue(const int MR, const int NV, __m256i acc[8][3], int rows, int last,
+                                       const int32_t *corr, const float *scale, const float *bias, long f, long q,
+                                       int act, float slope, const cvm_q8_output *out) {
     const long wp = out->padded_width;
     if (out->kind == CVM_Q8_U8) {
         const __m256 inv = _mm256_set1_ps(out->inv_scale);
@@ -46,28 +46,31 @@ CVM_AVX2 CVM_INLINE void tile_epilogue(const int NV, __m256i acc[4][3], int rows
         const __m256i zp = _mm256_set1_epi32(out->zero);
         const __m256i zero_word = _mm256_set1_epi32((int)((uint32_t)out->zero * 0x01010101u));
         const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-        uint32_t *dst = out->words + (f / 4) * out->group_stride + q;
         for (int j = 0; j < NV; j++) {
             const int lanes = j == NV - 1 ? last : 8;
-            __m256i word = _mm256_setzero_si256();
-            for (int t = 0; t < 4; t++) {
-                __m256i code = zp;
-                if (t < rows) {
-                    __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[t][j], _mm256_set1_epi32(corr[t])));
-                    v = cvm_finish8(_mm256_mul_ps(v, _mm256_set1_ps(scale[t])), bias[t], act, slope);
-                    v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v, inv), lo), hi);
-                    code = _mm256_add_epi32(_mm256_cvtps_epi32(v), zp);
-                }
-                word = _mm256_or_si256(word, _mm256_slli_epi32(code, 8 * t));
-            }
             const __m256i bits = _mm256_set1_epi32((int)cvm_q8_interior_bits(q + 8 * j, 8, wp));
             const __m256i inside = _mm256_cmpeq_epi32(_mm256_and_si256(bits, bit), bit);
-            word = _mm256_blendv_epi8(zero_word, word, inside);
-            if (lanes == 8) _mm256_storeu_si256((__m256i *)(dst + 8 * j), word);
-            else _mm256_maskstore_epi32((int *)(dst + 8 * j), cvm_tail_mask8(lanes), word);
+            for (int grp = 0; grp < MR / 4; grp++) {
+                uint32_t *dst = out->words + (f / 4 + grp) * out->group_stride + q + 8 * j;
+                __m256i word = _mm256_setzero_si256();
+                for (int t = 0; t < 4; t++) {
+                    const int i = 4 * grp + t;
+                    __m256i code = zp;
+                    if (i < rows) {
+                        __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[i][j], _mm256_set1_epi32(corr[i])));
+                        v = cvm_finish8(_mm256_mul_ps(v, _mm256_set1_ps(scale[i])), bias[i], act, slope);
+                        v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v, inv), lo), hi);
+                        code = _mm256_add_epi32(_mm256_cvtps_epi32(v), zp);
+                    }
+                    word = _mm256_or_si256(word, _mm256_slli_epi32(code, 8 * t));
+                }
+                word = _mm256_blendv_epi8(zero_word, word, inside);
+                if (lanes == 8) _mm256_storeu_si256((__m256i *)dst, word);
+                else _mm256_maskstore_epi32((int *)dst, cvm_tail_mask8(lanes), word);
+            }
         }
     } else {
-        for (int i = 0; i < rows; i++) {
+        for (int i = 0; i < MR && i < rows; i++) {
             float *y = out->y + (f + i) * out->plane;
             for (int j = 0; j < NV; j++) {
                 __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[i][j], _mm256_set1_epi32(corr[i])));
@@ -90,10 +93,10 @@ CVM_AVX2 CVM_INLINE void tile_epilogue(const int NV, __m256i acc[4][3], int rows
 
 // MARK: avx2-vnni
 
-VNNI256 CVM_INLINE void vnni_tile(const int NV, const int MASKED, TILE_PARAMS) {
-    __m256i acc[4][3];
-    const int8_t *wr[4];
-    for (int i = 0; i < 4; i++) {
+VNNI256 CVM_INLINE void vnni_tile(const int MR, const int NV, const int MASKED, TILE_PARAMS) {
+    __m256i acc[8][3];
+    const int8_t *wr[8];
+    for (int i = 0; i < MR; i++) {
         wr[i] = w + (i < rows ? i : rows - 1) * ldw;
         for (int j = 0; j < NV; j++) acc[i][j] = _mm256_setzero_si256();
     }
@@ -102,40 +105,95 @@ VNNI256 CVM_INLINE void vnni_tile(const int NV, const int MASKED, TILE_PARAMS) {
         const uint8_t *xr = x + 4 * off[g];
         __m256i xv[3];
         for (int j = 0; j < NV; j++) xv[j] = load_words(MASKED && j == NV - 1, xr + 32 * j, tail);
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < MR; i++) {
             const __m256i b = _mm256_set1_epi32(weight_word(wr[i], g));
             for (int j = 0; j < NV; j++) acc[i][j] = _mm256_dpbusd_avx_epi32(acc[i][j], xv[j], b);
         }
     }
-    tile_epilogue(NV, acc, rows, last, corr, scale, bias, f, q, act, slope, out);
+    tile_epilogue(MR, NV, acc, rows, last, corr, scale, bias, f, q, act, slope, out);
 }
+
+// The whole tile of 4 filters x 24 columns, its k loop in assembly: 12 accumulators, 3 column
+// vectors and a broadcast are all 16 ymm registers, and compiled from intrinsics one accumulator
+// was kept in memory (a store and reload on its dependency chain every k group), which left the
+// tile slower than 4 x 16 with 8 accumulators.
+VNNI256 static void vnni_tile_4x24(TILE_PARAMS) {
+    __m256i acc[8][3];
+    __m256i a00 = _mm256_setzero_si256(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+    __m256i a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+    __m256i x0, x1, x2, b;
+    const int8_t *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+    long g = 0, at;
+    __asm__ volatile(
+        "1:\n\t"
+        "movq (%[off],%[g],8), %[at]\n\t"
+        "vmovdqu (%[x],%[at],4), %[x0]\n\t"
+        "vmovdqu 32(%[x],%[at],4), %[x1]\n\t"
+        "vmovdqu 64(%[x],%[at],4), %[x2]\n\t"
+        "vpbroadcastd (%[w0],%[g],4), %[b]\n\t"
+        "%{vex%} vpdpbusd %[b], %[x0], %[a00]\n\t"
+        "%{vex%} vpdpbusd %[b], %[x1], %[a01]\n\t"
+        "%{vex%} vpdpbusd %[b], %[x2], %[a02]\n\t"
+        "vpbroadcastd (%[w1],%[g],4), %[b]\n\t"
+        "%{vex%} vpdpbusd %[b], %[x0], %[a10]\n\t"
+        "%{vex%} vpdpbusd %[b], %[x1], %[a11]\n\t"
+        "%{vex%} vpdpbusd %[b], %[x2], %[a12]\n\t"
+        "vpbroadcastd (%[w2],%[g],4), %[b]\n\t"
+        "%{vex%} vpdpbusd %[b], %[x0], %[a20]\n\t"
+        "%{vex%} vpdpbusd %[b], %[x1], %[a21]\n\t"
+        "%{vex%} vpdpbusd %[b], %[x2], %[a22]\n\t"
+        "vpbroadcastd (%[w3],%[g],4), %[b]\n\t"
+        "%{vex%} vpdpbusd %[b], %[x0], %[a30]\n\t"
+        "%{vex%} vpdpbusd %[b], %[x1], %[a31]\n\t"
+        "%{vex%} vpdpbusd %[b], %[x2], %[a32]\n\t"
+        "incq %[g]\n\t"
+        "cmpq %[n], %[g]\n\t"
+        "jne 1b\n\t"
+        : [a00] "+x"(a00), [a01] "+x"(a01), [a02] "+x"(a02), [a10] "+x"(a10), [a11] "+x"(a11), [a12] "+x"(a12),
+          [a20] "+x"(a20), [a21] "+x"(a21), [a22] "+x"(a22), [a30] "+x"(a30), [a31] "+x"(a31), [a32] "+x"(a32),
+          [x0] "=&x"(x0), [x1] "=&x"(x1), [x2] "=&x"(x2), [b] "=&x"(b), [g] "+r"(g), [at] "=&r"(at)
+        : [off] "r"(off), [x] "r"(x), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w3] "r"(w3), [n] "r"(kgroups)
+        : "cc", "memory");
+    acc[0][0] = a00, acc[0][1] = a01, acc[0][2] = a02, acc[1][0] = a10, acc[1][1] = a11, acc[1][2] = a12;
+    acc[2][0] = a20, acc[2][1] = a21, acc[2][2] = a22, acc[3][0] = a30, acc[3][1] = a31, acc[3][2] = a32;
+    tile_epilogue(4, 3, acc, rows, last, corr, scale, bias, f, q, act, slope, out);
+}
+
+#ifndef VNNI_MR
+#define VNNI_MR 4
+#define VNNI_NV 3
+#endif
+#define VNNI_COLS (8 * VNNI_NV)
 
 VNNI256 static void vnni_tile_any(int nv, int masked, TILE_PARAMS) {
     if (masked) {
-        if (nv == 3) vnni_tile(3, 1, TILE_ARGS);
-        else if (nv == 2) vnni_tile(2, 1, TILE_ARGS);
-        else vnni_tile(1, 1, TILE_ARGS);
+        if (nv == 3) vnni_tile(VNNI_MR, 3 <= VNNI_NV ? 3 : 1, 1, TILE_ARGS);
+        else if (nv == 2) vnni_tile(VNNI_MR, 2, 1, TILE_ARGS);
+        else vnni_tile(VNNI_MR, 1, 1, TILE_ARGS);
     } else {
-        if (nv == 3) vnni_tile(3, 0, TILE_ARGS);
-        else if (nv == 2) vnni_tile(2, 0, TILE_ARGS);
-        else vnni_tile(1, 0, TILE_ARGS);
+        if (nv == 3) vnni_tile(VNNI_MR, 3 <= VNNI_NV ? 3 : 1, 0, TILE_ARGS);
+        else if (nv == 2) vnni_tile(VNNI_MR, 2, 0, TILE_ARGS);
+        else vnni_tile(VNNI_MR, 1, 0, TILE_ARGS);
     }
 }
 
-// Filters [f, f + mr) in tiles of 4 (weights in L1) over columns [q0, q1) in steps of 24.
+// Filters [f, f + mr) in tiles of VNNI_MR (weights in L1) over columns [q0, q1).
 VNNI256 static void vnni_block(int mr, const uint32_t *x, const long *off, long kgroups, const int8_t *w, long ldw,
                                const int32_t *corr, const float *scale, const float *bias, long f, long q0, long q1,
                                int act, float slope, const cvm_q8_output *out) {
-    for (int f4 = 0; f4 < mr; f4 += 4) {
-        const int rows = mr - f4 < 4 ? mr - f4 : 4;
+    for (int f4 = 0; f4 < mr; f4 += VNNI_MR) {
+        const int rows = mr - f4 < VNNI_MR ? mr - f4 : VNNI_MR;
         const int8_t *wr = w + f4 * ldw;
-        for (long q = q0; q < q1; q += 24) {
-            const long cols = q1 - q < 24 ? q1 - q : 24;
+        for (long q = q0; q < q1; q += VNNI_COLS) {
+            const long cols = q1 - q < VNNI_COLS ? q1 - q : VNNI_COLS;
             const int nv = (int)((cols + 7) / 8), rem = (int)(cols & 7);
             const uint8_t *xq = (const uint8_t *)(x + q);
-            if (cols == 24 && rows == 4)
-                vnni_tile(3, 0, 8, xq, off, kgroups, wr, ldw, 4, corr + f4, scale + f4, bias + f4, f + f4, q, act,
-                          slope, out);
+            if (cols == 24 && rows == 4 && VNNI_MR == 4 && VNNI_NV == 3)
+                vnni_tile_4x24(8, xq, off, kgroups, wr, ldw, 4, corr + f4, scale + f4, bias + f4, f + f4, q, act,
+                               slope, out);
+            else if (cols == VNNI_COLS && rows == VNNI_MR)
+                vnni_tile(VNNI_MR, VNNI_NV, 0, 8, xq, off, kgroups, wr, ldw, VNNI_MR, corr + f4, scale + f4, bias + f4,
+                          f + f4, q, act, slope, out);
             else
                 vnni_tile_any(nv, rem != 0, rem ? rem : 8, xq, off, kgroups, wr, ldw, rows, corr + f4, scale + f4,
                               bias + f4, f + f4, q, act, slope, out);
@@ -148,7 +206,7 @@ VNNI256 static void vnni_block(int mr, const uint32_t *x, const long *off, long 
 // RUN k groups' vpmaddubsw pairs summed in int16, then widened by vpmaddwd: exact when the
 // filters' largest |weight| allows RUN (see the top of the file). 8 columns a tile.
 CVM_AVX2 CVM_INLINE void madd_tile(const int RUN, const int MASKED, TILE_PARAMS) {
-    __m256i acc[4][3];
+    __m256i acc[8][3];
     const int8_t *wr[4];
     for (int i = 0; i < 4; i++) {
         wr[i] = w + (i < rows ? i : rows - 1) * ldw;
@@ -174,13 +232,13 @@ CVM_AVX2 CVM_INLINE void madd_tile(const int RUN, const int MASKED, TILE_PARAMS)
             acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(p, ones));
         }
     }
-    tile_epilogue(1, acc, rows, last, corr, scale, bias, f, q, act, slope, out);
+    tile_epilogue(4, 1, acc, rows, last, corr, scale, bias, f, q, act, slope, out);
 }
 
 // Any weights: columns 0-3 and 4-7 zero-extended to int16 (a column's 4 channels in two int32
 // lanes of vpmaddwd), the weights sign-extended; the lane pairs added at the end.
 CVM_AVX2 CVM_INLINE void widen_tile(const int MASKED, TILE_PARAMS) {
-    __m256i lo[4], hi[4], acc[4][3];
+    __m256i lo[4], hi[4], acc[8][3];
     const int8_t *wr[4];
     for (int i = 0; i < 4; i++) {
         wr[i] = w + (i < rows ? i : rows - 1) * ldw;
@@ -200,7 +258,7 @@ CVM_AVX2 CVM_INLINE void widen_tile(const int MASKED, TILE_PARAMS) {
     // hadd gives columns 0 1 4 5 | 2 3 6 7; the 64-bit quarters put back in order.
     for (int i = 0; i < 4; i++)
         acc[i][0] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[i], hi[i]), _MM_SHUFFLE(3, 1, 2, 0));
-    tile_epilogue(1, acc, rows, last, corr, scale, bias, f, q, act, slope, out);
+    tile_epilogue(4, 1, acc, rows, last, corr, scale, bias, f, q, act, slope, out);
 }
 
 // k groups summed in int16 before widening, for filters whose largest |weight| is m: 0 means
