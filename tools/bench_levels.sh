@@ -3,7 +3,8 @@
 # 640, FP32 and int8, at every kernel level this CPU runs, the levels alternating run by run
 # (round 1: every level once, round 2: again, ...) so that a machine whose speed drifts slows all
 # of them alike. Prints one markdown table: per model, precision and level the median over the
-# rounds of each run's median latency, its ratio to the first level's, and the CPU time per pass.
+# rounds of each run's median latency and CPU time per pass, and the median over the rounds of
+# each round's ratio to the first level.
 #
 #   tools/bench_levels.sh [--rounds 3] [--runs 5] [--warmup 2] [--threads 2] [--img 640]
 #                         [--models tiny,yolov7] [--precisions fp32,int8] [--levels "avx512 avx2 ..."]
@@ -93,22 +94,29 @@ for round in $(seq "$rounds"); do
   done
 done
 
-python3 - "$out" "$models" "$precisions" "$levels" "$img" "$threads" <<'EOF'
-import glob, json, os, statistics, sys
-out, models, precisions, levels, img, threads = sys.argv[1:]
-levels = levels.split()
+python3 - "$out" "$models" "$precisions" "$levels" "$img" "$threads" "$rounds" <<'EOF'
+import json, os, statistics, sys
+out, models, precisions, levels, img, threads, rounds = sys.argv[1:]
+levels, rounds = levels.split(), int(rounds)
+# Ratios are taken round by round (a level against the first level of the same round, which ran
+# just before it) and their median printed: a machine whose speed drifts moves both alike.
 print(f"| model ({img}, {threads} threads) | " + " | ".join(levels) + " |")
 print("|---|" + "---|" * len(levels))
 for model in models.split(","):
     for precision in precisions.split(","):
-        cells, first = [], None
+        runs = {level: [json.load(open(os.path.join(out, f"{model}.{precision}.{level}.{r}.json")))
+                        for r in range(1, rounds + 1)] for level in levels}
+        base = runs[levels[0]]
+        cells = []
         for level in levels:
-            runs = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(out, f"{model}.{precision}.{level}.*.json")))]
-            wall = statistics.median(r["median_ms"] for r in runs)
-            cpu = statistics.median(r["cpu_ms"] for r in runs)
-            first = first or wall
-            kernels = runs[0].get("isa_int8") or runs[0]["isa"]
-            ratio = "" if level == levels[0] else f" ({wall / first:.2f}x)"
-            cells.append(f"{wall:.1f} ms{ratio}, CPU {cpu:.1f} ms [{kernels}]")
+            wall = statistics.median(r["median_ms"] for r in runs[level])
+            cpu = statistics.median(r["cpu_ms"] for r in runs[level])
+            kernels = runs[level][0].get("isa_int8") or runs[level][0]["isa"]
+            ratio = ""
+            if level != levels[0]:
+                w = statistics.median(r["median_ms"] / b["median_ms"] for r, b in zip(runs[level], base))
+                c = statistics.median(r["cpu_ms"] / b["cpu_ms"] for r, b in zip(runs[level], base))
+                ratio = f" ({w:.2f}x; CPU {c:.2f}x)"
+            cells.append(f"{wall:.0f} ms, CPU {cpu:.0f} ms{ratio} [{kernels}]")
         print(f"| {model} {precision} | " + " | ".join(cells) + " |")
 EOF

@@ -124,6 +124,7 @@ VNNI256 static void vnni_tile_4x24(TILE_PARAMS) {
     __m256i x0, x1, x2, b;
     const int8_t *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
     long g = 0, at;
+    // The loop runs at least once: every conv has a k group (K = kh * kw * Cp >= 4).
     __asm__ volatile(
         "1:\n\t"
         "movq (%[off],%[g],8), %[at]\n\t"

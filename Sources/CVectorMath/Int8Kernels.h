@@ -130,6 +130,16 @@ static inline uint32_t cvm_q8_code(float v, float inv, int zero) {
     return (uint32_t)((int)((t + 12582912.0f) - 12582912.0f) + zero);
 }
 
+// Bytewise max of two words (codes: the max of codes is the code of the max).
+static inline uint32_t cvm_q8_max_bytes(uint32_t a, uint32_t b) {
+    uint32_t r = 0;
+    for (int t = 0; t < 4; t++) {
+        const uint32_t x = (a >> (8 * t)) & 255, y = (b >> (8 * t)) & 255;
+        r |= (x > y ? x : y) << (8 * t);
+    }
+    return r;
+}
+
 // Whether virtual column q is an interior column of its plane row (not the border columns 0
 // and wp - 1).
 static inline int cvm_q8_interior(long q, long wp) {

@@ -97,7 +97,7 @@ static void quantize(const cvm_q8_rows *rows, const float *x, long channels, lon
 }
 
 void cvm_q8_dequantize_plain(const uint32_t *words, long group_stride, long channels, long height, long width,
-                       float scale, int zero, long g0, long g1, float *y) {
+                             float scale, int zero, long g0, long g1, float *y) {
     const long wp = width + 2, plane = height * width;
     for (long g = g0; g < g1; g++) {
         for (int t = 0; t < 4 && 4 * g + t < channels; t++) {
@@ -114,7 +114,7 @@ void cvm_q8_dequantize_plain(const uint32_t *words, long group_stride, long chan
 // MARK: border rows
 
 void cvm_q8_fill_border_rows_plain(uint32_t *words, long group_stride, long height, long width, long g0, long g1,
-                             uint32_t zero_word) {
+                                   uint32_t zero_word) {
     const long wp = width + 2;
     for (long g = g0; g < g1; g++) {
         fill_words(words + g * group_stride, wp, zero_word);
@@ -230,7 +230,7 @@ static void window_max_plain(const uint32_t *in, long n, long r, uint32_t *out) 
 }
 
 void cvm_q8_maxpool_same_plain(const uint32_t *x, long x_group_stride, long height, long width, long r, long g0,
-                         long g1, uint32_t zero_word, uint32_t *y, long y_group_stride) {
+                               long g1, uint32_t zero_word, uint32_t *y, long y_group_stride) {
     const long wp = width + 2;
     for (long g = g0; g < g1; g++) {
         const uint32_t *src = x + g * x_group_stride;

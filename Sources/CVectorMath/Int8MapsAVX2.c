@@ -9,15 +9,6 @@
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
-static inline uint32_t max_bytes(uint32_t a, uint32_t b) {
-    uint32_t r = 0;
-    for (int t = 0; t < 4; t++) {
-        const uint32_t x = (a >> (8 * t)) & 255, y = (b >> (8 * t)) & 255;
-        r |= (x > y ? x : y) << (8 * t);
-    }
-    return r;
-}
-
 // The even words (0, 2, ..., 14) and the odd ones of the 16 words a, b: in-lane shuffles, then
 // the 64-bit quarters in order.
 AVX2 static inline __m256i even_words(__m256i a, __m256i b) {
@@ -79,7 +70,8 @@ AVX2 static void maxpool2x2_row(const uint32_t *r0, const uint32_t *r1, long ow,
                                           _mm256_loadu_si256((const __m256i *)(r1 + 2 * b + 8)));
         _mm256_storeu_si256((__m256i *)(out + b), _mm256_max_epu8(even_words(a, c), odd_words(a, c)));
     }
-    for (; b < ow; b++) out[b] = max_bytes(max_bytes(r0[2 * b], r0[2 * b + 1]), max_bytes(r1[2 * b], r1[2 * b + 1]));
+    for (; b < ow; b++)
+        out[b] = cvm_q8_max_bytes(cvm_q8_max_bytes(r0[2 * b], r0[2 * b + 1]), cvm_q8_max_bytes(r1[2 * b], r1[2 * b + 1]));
 }
 
 AVX2 static void upsample_row(const uint32_t *in, long w, uint32_t *out) {

@@ -8,15 +8,6 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
-static inline uint32_t max_bytes(uint32_t a, uint32_t b) {
-    uint32_t r = 0;
-    for (int t = 0; t < 4; t++) {
-        const uint32_t x = (a >> (8 * t)) & 255, y = (b >> (8 * t)) & 255;
-        r |= (x > y ? x : y) << (8 * t);
-    }
-    return r;
-}
-
 // As the AVX-512 row: each channel's code minus the zero point shifted to its byte and summed
 // onto the zero-point word (mod 2^32, each byte ends up its code).
 static void quantize_row(const float *x, long plane, int lanes, long n, float inv, int zero, uint32_t *dst) {
@@ -63,7 +54,8 @@ static void maxpool2x2_row(const uint32_t *r0, const uint32_t *r1, long ow, uint
                                       vmaxq_u8(vreinterpretq_u8_u32(c.val[0]), vreinterpretq_u8_u32(c.val[1])));
         vst1q_u32(out + b, vreinterpretq_u32_u8(m));
     }
-    for (; b < ow; b++) out[b] = max_bytes(max_bytes(r0[2 * b], r0[2 * b + 1]), max_bytes(r1[2 * b], r1[2 * b + 1]));
+    for (; b < ow; b++)
+        out[b] = cvm_q8_max_bytes(cvm_q8_max_bytes(r0[2 * b], r0[2 * b + 1]), cvm_q8_max_bytes(r1[2 * b], r1[2 * b + 1]));
 }
 
 static void upsample_row(const uint32_t *in, long w, uint32_t *out) {
