@@ -47,6 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peer_models  # noqa: E402
+from official_test_hooks import PerClassCapture, official_test_module  # noqa: E402
 
 ROOT = peer_models.ROOT
 SHARED = peer_models.SHARED
@@ -137,16 +138,6 @@ def runtime_model(runtime, files, threads):
 
 
 # ---------------------------------------------------------------- the official test loop
-def official_test_module():
-    import models
-    scripts = Path(models.__file__).resolve().parent.parent / 'python_scripts'
-    sys.path.insert(0, str(scripts))
-    sys.modules.pop('test', None)   # Python's own `test` package otherwise
-    import test as official_test
-    assert Path(official_test.__file__).resolve().parent == scripts, official_test.__file__
-    return official_test
-
-
 def dataset_names(data_dir):
     import yaml
     cfg = Path(data_dir) / 'data.yaml'
@@ -155,21 +146,13 @@ def dataset_names(data_dir):
 
 def official_eval(model, stride, data_dir, split, img):
     """official test.test() on `split` of the dataset folder, batch 1, conf 0.001, IoU 0.65."""
-    import numpy as np
     import torch
     from utils.datasets import create_dataloader
     from utils.general import check_img_size
     official_test = official_test_module()
     if not sys.stderr.isatty():   # quiet when piped; test() wraps its loader in tqdm
         official_test.tqdm = lambda it, *a, **k: it
-    captured = []
-    official_ap_per_class = official_test.ap_per_class
-
-    def ap_per_class_capture(tp, conf, pred_cls, target_cls, *a, **k):
-        res = official_ap_per_class(tp, conf, pred_cls, target_cls, *a, **k)
-        captured.append((res, np.asarray(target_cls)))
-        return res
-    official_test.ap_per_class = ap_per_class_capture
+    capture = PerClassCapture(official_test)
     names = dataset_names(data_dir) or list(model.names)
     with tempfile.TemporaryDirectory(prefix='peer_accuracy_') as tmp:
         tmp = Path(tmp)
@@ -191,13 +174,9 @@ def official_eval(model, stride, data_dir, split, img):
         seconds = time.perf_counter() - t0
         n_images = len(loader.dataset)
     per_class, n_labels = [], 0
-    if captured:
-        (p, r, apm, _, ap_class), target_cls = captured[-1]
-        nt = np.bincount(target_cls.astype(np.int64), minlength=len(names))
+    if capture.calls:   # test() skips ap_per_class when nothing was detected
+        per_class, nt = capture.per_class(names)
         n_labels = int(nt.sum())
-        for i, c in enumerate(ap_class):
-            per_class.append({'class': names[c], 'class_id': int(c), 'labels': int(nt[c]), 'AP50': float(apm[i, 0]),
-                              'AP50_95': float(apm[i].mean()), 'precision': float(p[i]), 'recall': float(r[i])})
     return {'mAP50': float(map50), 'mAP50_95': float(map5095), 'precision': float(mp), 'recall': float(mr),
             'images': n_images, 'labels': n_labels, 'per_class': per_class, 'seconds': round(seconds, 1)}
 
