@@ -14,8 +14,8 @@ What it does, for each model asked for (--models):
        openvino-int8  NNCF post-training quantization, MIXED preset, compiled with OpenVINO's
                       default precision (its int8 kernels; what is left unquantized in bf16 here);
      they are timed on that same quantized model fed a fixed img x img input, so their time
-     excludes the Detect decode (sigmoid, grid, anchors: about 0.1 ms for tiny-bccd's 3 classes,
-     about 1 ms for 80 classes), which the engine's and the FP32 peers' times include;
+     excludes the Detect decode (sigmoid, grid and anchors over every output value: elementwise,
+     a small part of a pass), which the engine's and the FP32 peers' times include;
   3. the engine rows: `yolov7 bench` on the checkpoint (FP32), and optionally on a quantized file:
      --packed RECIPE makes one per model with `yolov7 quantize` (+ --quantize-args), timed with
      FP32 activations and/or int8 (--packed-precision); --engine-int8 FILE uses a given file.
