@@ -26,8 +26,11 @@ Caching: files are named by the checkpoint's content hash, and the int8 ones als
 the calibration set (files, size, count) and the quantizer settings; a sidecar .json keeps the
 settings and how long quantization took (reported again when the cached file is reused).
 """
+import contextlib
 import hashlib
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -175,6 +178,19 @@ def head_nodes(onnx_model):
     return names
 
 
+@contextlib.contextmanager
+def scratch_cwd():
+    """The quantizers write temporary files (shape-inference models, external data) into the
+    working directory, and leave them there when they fail: give them a folder of their own."""
+    old = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix='peer_quant_') as tmp:
+        os.chdir(tmp)
+        try:
+            yield
+        finally:
+            os.chdir(old)
+
+
 def quantize_ort(raw_onnx, out_path, inputs, method=ORT_CALIBRATION, exclude_head=ORT_EXCLUDE_HEAD):
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
@@ -189,17 +205,20 @@ def quantize_ort(raw_onnx, out_path, inputs, method=ORT_CALIBRATION, exclude_hea
             x = next(self.items, None)
             return None if x is None else {'images': x}
 
+    raw_onnx, out_path = Path(raw_onnx).resolve(), Path(out_path).resolve()
     pre = Path(str(out_path) + '.pre.onnx')
     # ORT's recommended pre-processing (its basic graph optimisations, ONNX shape inference); its
     # symbolic shape inference gives up on the dynamic height/width ("Incomplete symbolic shape
     # inference"), and ONNX's own inference is enough for quantization.
-    quant_pre_process(str(raw_onnx), str(pre), skip_symbolic_shape=True)
+    with scratch_cwd():
+        quant_pre_process(str(raw_onnx), str(pre), skip_symbolic_shape=True)
     methods = {'minmax': CalibrationMethod.MinMax, 'percentile': CalibrationMethod.Percentile,
                'entropy': CalibrationMethod.Entropy}
     exclude = head_nodes(onnx.load(str(pre))) if exclude_head else []
-    quantize_static(str(pre), str(out_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=methods[method], nodes_to_exclude=exclude)
+    with scratch_cwd():
+        quantize_static(str(pre), str(out_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=methods[method], nodes_to_exclude=exclude)
     pre.unlink()
     return {'format': 'QDQ', 'opset': 13, 'per_channel': True, 'activations': 'u8 asymmetric per tensor',
             'weights': 's8 symmetric per channel', 'calibration': method, 'excluded_nodes': exclude}
