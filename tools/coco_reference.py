@@ -117,15 +117,60 @@ def official_results(data, split, weights, img, threads):
 
 
 def compare_records(ours, theirs):
-    """How far two results lists are apart, record by record (same order expected)."""
-    if len(ours) != len(theirs):
-        return f'{len(ours)} records against {len(theirs)}'
-    same_keys = sum(a['image_id'] == b['image_id'] and a['category_id'] == b['category_id'] for a, b in zip(ours, theirs))
-    box = max((abs(x - y) for a, b in zip(ours, theirs) for x, y in zip(a['bbox'], b['bbox'])), default=0)
-    score = max((abs(a['score'] - b['score']) for a, b in zip(ours, theirs)), default=0)
-    identical = sum(a == b for a, b in zip(ours, theirs))
-    return (f'{len(ours)} records, {same_keys} with the same image and category, {identical} identical; '
-            f'max |bbox difference| {box:.3f} px, max |score difference| {score:.5f}')
+    """How far two results lists are apart, image by image (the official rect loader visits the
+    images in aspect-ratio order, the engine in file order; within an image both keep NMS order)."""
+    def by_image(records):
+        groups = {}
+        for r in records:
+            groups.setdefault(r['image_id'], []).append(r)
+        return groups
+    a, b = by_image(ours), by_image(theirs)
+    if set(a) != set(b):
+        return f'different images: {len(set(a) ^ set(b))} in one file only'
+    pairs, counts_differ = [], 0
+    for image in a:
+        if len(a[image]) != len(b[image]):
+            counts_differ += 1
+        pairs += list(zip(a[image], b[image]))
+    same_class = sum(x['category_id'] == y['category_id'] for x, y in pairs)
+    identical = sum(x == y for x, y in pairs)
+    close = [(x, y) for x, y in pairs if x['category_id'] == y['category_id']]
+    box = max((abs(u - v) for x, y in close for u, v in zip(x['bbox'], y['bbox'])), default=0)
+    score = max((abs(x['score'] - y['score']) for x, y in close), default=0)
+    return (f'{len(ours)} records against {len(theirs)}; {counts_differ} images with a different count; of '
+            f'{len(pairs)} records paired in order, {identical} identical, {same_class} of the same class '
+            f'(those: max |bbox difference| {box:.3f} px, max |score difference| {score:.5f})')
+
+
+def synthetic_results(annotations, seed):
+    """Detections made from the ground truth, as a fair model would make them: most boxes found
+    with some jitter and a score, some missed, some with the wrong class, some duplicated, some
+    false alarms; a realistic test of the metrics on real annotations (image sizes, crowding,
+    area ranges) where no model exists yet."""
+    rng = random.Random(seed)
+    cats = [c['id'] for c in annotations['categories']]
+    sizes = {i['id']: (i.get('width', 1000), i.get('height', 1000)) for i in annotations['images']}
+    out = []
+    for a in annotations['annotations']:
+        if rng.random() < 0.12:
+            continue
+        x, y, w, h = a['bbox']
+        s = rng.uniform(0.02, 0.15)
+        box = [x + rng.gauss(0, s * w), y + rng.gauss(0, s * h), w * rng.uniform(1 - s, 1 + s), h * rng.uniform(1 - s, 1 + s)]
+        cat = a['category_id'] if rng.random() < 0.9 else rng.choice(cats)
+        out.append({'image_id': a['image_id'], 'category_id': cat, 'bbox': [round(v, 3) for v in box],
+                    'score': round(rng.betavariate(5, 2), 5)})
+        if rng.random() < 0.1:
+            out.append({'image_id': a['image_id'], 'category_id': cat, 'bbox': [round(v + rng.gauss(0, 4), 3) for v in box],
+                        'score': round(rng.betavariate(2, 5), 5)})
+    for image, (iw, ih) in sizes.items():
+        for _ in range(rng.randint(0, 6)):
+            w, h = rng.uniform(8, iw / 3), rng.uniform(8, ih / 3)
+            out.append({'image_id': image, 'category_id': rng.choice(cats),
+                        'bbox': [round(rng.uniform(0, iw - w), 3), round(rng.uniform(0, ih - h), 3), round(w, 3), round(h, 3)],
+                        'score': round(rng.betavariate(2, 6), 5)})
+    rng.shuffle(out)
+    return out
 
 
 def edge_cases():
@@ -212,6 +257,10 @@ def main():
     ap.add_argument('--weights', help='run the official test.py on --data for the results (or to check --results)')
     ap.add_argument('--img', type=int, default=416)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--results-from', help='how --results was made, for the stats file')
+    ap.add_argument('--synthetic', type=int, metavar='SEED',
+                    help='results made from the ground truth (jittered, missed, confused, false alarms) instead of a model')
+    ap.add_argument('--official-out', help='with --results and --weights: also save the official results here')
     ap.add_argument('--edge-cases', action='store_true')
     args = ap.parse_args()
     import pycocotools
@@ -236,19 +285,24 @@ def main():
         print(f'wrote {edge}')
         return
 
-    if not args.name or not (args.data or args.annotations) or not (args.results or args.weights):
-        ap.error('give --name, --data or --annotations, and --results or --weights (or --edge-cases)')
+    if not args.name or not (args.data or args.annotations) or not (args.results or args.weights or args.synthetic is not None):
+        ap.error('give --name, --data or --annotations, and --results, --weights or --synthetic (or --edge-cases)')
     out.mkdir(parents=True, exist_ok=True)
     ann_file, res_file = out / f'{args.name}_annotations.json', out / f'{args.name}_results.json'
     if args.annotations:
         shutil.copy(args.annotations, ann_file)
     else:
         ann_file.write_text(json.dumps(yolo_to_coco.convert(args.data, args.split)) + '\n')
-    if args.results:
+    if args.synthetic is not None:
+        res_file.write_text(json.dumps(synthetic_results(json.loads(ann_file.read_text()), args.synthetic)) + '\n')
+        source = f'synthetic_results(seed {args.synthetic}): the ground truth jittered, 12% missed, 10% of another class, duplicates and false alarms'
+    elif args.results:
         shutil.copy(args.results, res_file)
-        source = f'{Path(args.results).name} (copied unchanged)'
+        source = args.results_from or f'{Path(args.results).name} (copied unchanged)'
         if args.weights:
             official = official_results(args.data, args.split, args.weights, args.img, args.threads)
+            if args.official_out:
+                Path(args.official_out).write_text(json.dumps(official))
             print('official test.py --save-json against --results: '
                   + compare_records(json.loads(res_file.read_text()), official))
     else:

@@ -7,3 +7,8 @@ cd "$(dirname "$0")/.."
 
 echo "== swift test (release)"
 swift test -c release -Xswiftc -enable-testing
+
+echo "== compare --report in headless Chromium (desktop and phone widths)"
+# The executable swift test built (same flags: nothing is rebuilt).
+swift build -c release -Xswiftc -enable-testing --product yolov7 > /dev/null
+tools/check_report_browser.sh
