@@ -160,20 +160,20 @@ public struct ComparisonHTMLReport {
     func summaryCards(_ shown: ComparisonSummary) -> String {
         let o = report.overall
         var s = "<section id=\"summary\" class=\"cards\">\n"
-        s += card("Baseline boxes the quantized model finds", "\(o.matched) of \(o.baselineBoxes)", HTMLText.percent(o.matchRate))
-        s += card("Missed / extra boxes", "\(o.missed) / \(o.extra)", "baseline only / quantized only")
-        s += card("Mean IoU of matched boxes", HTMLText.fixed(o.meanIoU))
-        s += card("|Confidence change| of matches", "mean " + HTMLText.fixed(o.meanAbsConfidenceChange, 3),
-                  "max " + HTMLText.fixed(o.maxAbsConfidenceChange, 3))
+        s += card("Baseline boxes found", "\(o.matched) / \(o.baselineBoxes)", HTMLText.percent(o.matchRate) + " by the quantized model")
+        s += card("Missed / extra", "\(o.missed) / \(o.extra)", "baseline only / quantized only")
+        s += card("Mean IoU of matches", HTMLText.fixed(o.meanIoU))
+        s += card("|&Delta;conf| of matches", HTMLText.fixed(o.meanAbsConfidenceChange, 3),
+                  "mean; max " + HTMLText.fixed(o.maxAbsConfidenceChange, 3))
         if let eval = report.eval {
-            s += card("mAP@0.5:0.95", HTMLText.fixed(eval.baseline.mAP50to95) + " &rarr; " + HTMLText.fixed(eval.quantized.mAP50to95),
-                      HTMLText.delta(eval.deltaMAP50to95))
-            s += card("mAP@0.5", HTMLText.fixed(eval.baseline.mAP50) + " &rarr; " + HTMLText.fixed(eval.quantized.mAP50),
-                      HTMLText.delta(eval.deltaMAP50))
+            s += card("mAP@0.5:0.95", HTMLText.fixed(eval.quantized.mAP50to95),
+                      "baseline \(HTMLText.fixed(eval.baseline.mAP50to95)), \(HTMLText.delta(eval.deltaMAP50to95))")
+            s += card("mAP@0.5", HTMLText.fixed(eval.quantized.mAP50),
+                      "baseline \(HTMLText.fixed(eval.baseline.mAP50)), \(HTMLText.delta(eval.deltaMAP50))")
         }
         if baseline.fileBytes > 0 && quantized.fileBytes > 0 {
-            s += card("File size", HTMLText.bytes(baseline.fileBytes) + " &rarr; " + HTMLText.bytes(quantized.fileBytes),
-                      String(format: "%.2fx smaller", Double(baseline.fileBytes) / Double(quantized.fileBytes)))
+            s += card("File size", HTMLText.bytes(quantized.fileBytes),
+                      "baseline \(HTMLText.bytes(baseline.fileBytes)): " + String(format: "%.2fx smaller", Double(baseline.fileBytes) / Double(quantized.fileBytes)))
         }
         let disagreeing = shown.images.filter { $0.missed + $0.extra > 0 }.count
         s += card("Images", "\(shown.images.count)", "\(disagreeing) with missed or extra boxes")

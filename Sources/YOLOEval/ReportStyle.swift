@@ -18,10 +18,10 @@ enum ReportStyle {
     code { font: 0.85em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; overflow-wrap: anywhere; }
     nav { display: flex; flex-wrap: wrap; gap: 6px 14px; margin: 12px 0 0; font-size: 0.92rem; }
     a { color: #1a56c4; }
-    .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(165px, 1fr)); gap: 10px; margin: 16px 0 0; }
+    .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(128px, 1fr)); gap: 10px; margin: 16px 0 0; }
     .card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; min-width: 0; }
     .card .label { color: var(--muted); font-size: 0.8rem; }
-    .card .value { font-size: 1.25rem; font-weight: 600; overflow-wrap: anywhere; }
+    .card .value { font-size: 1.15rem; font-weight: 600; overflow-wrap: anywhere; }
     .card .detail { font-size: 0.82rem; color: var(--muted); }
     .scroll { overflow-x: auto; max-width: 100%; margin: 8px 0; -webkit-overflow-scrolling: touch; }
     table { border-collapse: collapse; font-size: 0.88rem; min-width: 100%; }
