@@ -47,10 +47,11 @@ struct CompareCommand: ParsableCommand {
 
     @Option(name: .customLong("report"), help: ArgumentHelp(
         "Write a self-contained HTML report (index.html, pictures in images/) into this new or empty folder.",
-        discussion: "It shows both models, both mAPs with --data, agreement per class, agreement against the confidence threshold, and every image ranked by disagreement with matched, missed and extra boxes drawn."))
+        discussion: "It shows both models, both mAPs with --data, agreement per class, agreement against the confidence threshold, and every image ranked by disagreement with matched, missed and extra boxes drawn.",
+        valueName: "dir"))
     var reportFolderPath: String?
 
-    @Option(name: .customLong("report-images"), help: "Pictures in the report: the N images with the most disagreement.")
+    @Option(name: .customLong("report-images"), help: ArgumentHelp("Pictures in the report: the N images with the most disagreement.", valueName: "n"))
     var reportImages = 100
 
     @Argument(help: "Images or folders of images (instead of --data).")

@@ -34,12 +34,14 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Write the metrics as JSON to this file.")
     var json: String?
 
-    @Option(name: .customLong("coco-json"), help: "Write the detections as a COCO results JSON, as official test.py --save-json.")
+    @Option(name: .customLong("coco-json"), help: ArgumentHelp("Write the detections as a COCO results JSON, as official test.py --save-json.",
+                                                               valueName: "file"))
     var cocoJSON: String?
 
     @Option(name: .customLong("coco-annotations"), help: ArgumentHelp(
         "Also compute the 12 COCO metrics (pycocotools' COCOeval) against this COCO annotation file.",
-        discussion: "Its image ids must be the split's file stems (numbers when all digits) and its category ids the class indices; tools/yolo_to_coco.py writes one."))
+        discussion: "Its image ids must be the split's file stems (numbers when all digits) and its category ids the class indices; tools/yolo_to_coco.py writes one.",
+        valueName: "file"))
     var cocoAnnotations: String?
 
     func validate() throws {
