@@ -237,9 +237,53 @@ static void window_max_plain(const uint32_t *in, long n, long r, uint32_t *out) 
     }
 }
 
+// Lanes l of the 16 words from c whose c + l is in [0, n).
+static inline __mmask16 lanes_inside(long c, long n) {
+    long a = c < 0 ? -c : 0, b = n - c > 16 ? 16 : n - c;
+    if (b <= a) return 0;
+    return (__mmask16)((((1u << b) - 1) >> a) << a);
+}
+
+// The same pool on 16-word vectors: rows by masked loads (outside the row reads as code 0,
+// the -infinity of codes), written into the output's interior; then columns, a strip of 16
+// words at a time through a buffer of the strip's rows.
+BW static void maxpool_same_avx512(const uint32_t *src, long height, long width, long r, uint32_t *dst) {
+    const long wp = width + 2;
+    for (long i = 0; i < height; i++) {
+        const uint32_t *in = src + (i + 1) * wp + 1;
+        uint32_t *out = dst + (i + 1) * wp + 1;
+        for (long c = 0; c < width; c += 16) {
+            __m512i m = _mm512_setzero_si512();
+            for (long d = -r; d <= r; d++) m = _mm512_max_epu8(m, _mm512_maskz_loadu_epi32(lanes_inside(c + d, width), in + c + d));
+            _mm512_mask_storeu_epi32(out + c, lanes_inside(c, width), m);
+        }
+    }
+    __m512i strip[height > 0 ? height : 1];
+    for (long c = 0; c < width; c += 16) {
+        __mmask16 lanes = lanes_inside(c, width);
+        for (long i = 0; i < height; i++) strip[i] = _mm512_maskz_loadu_epi32(lanes, dst + (i + 1) * wp + 1 + c);
+        for (long i = 0; i < height; i++) {
+            long a = i - r < 0 ? 0 : i - r, b = i + r >= height ? height - 1 : i + r;
+            __m512i m = strip[a];
+            for (long k = a + 1; k <= b; k++) m = _mm512_max_epu8(m, strip[k]);
+            _mm512_mask_storeu_epi32(dst + (i + 1) * wp + 1 + c, lanes, m);
+        }
+    }
+}
+
 void cvm_q8_maxpool_same(const uint32_t *x, long x_group_stride, long height, long width, long r, long g0,
                          long g1, uint32_t zero_word, uint32_t *y, long y_group_stride) {
     const long wp = width + 2;
+    if (q8_avx512()) {
+        for (long g = g0; g < g1; g++) {
+            uint32_t *dst = y + g * y_group_stride;
+            maxpool_same_avx512(x + g * x_group_stride, height, width, r, dst);
+            fill_words(dst, wp, zero_word);
+            fill_words(dst + (height + 1) * wp, wp, zero_word);
+            for (long i = 1; i <= height; i++) dst[i * wp] = dst[i * wp + wp - 1] = zero_word;
+        }
+        return;
+    }
     for (long g = g0; g < g1; g++) {
         const uint32_t *src = x + g * x_group_stride;
         uint32_t *dst = y + g * y_group_stride;
