@@ -32,6 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from official_test_hooks import PerClassCapture, official_test_module  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / 'shared'
 SIZES = [416, 640]
@@ -53,26 +56,11 @@ def main():
     np.random.seed(0)
     torch.manual_seed(0)
 
-    import models
-    scripts = Path(models.__file__).resolve().parent.parent / 'python_scripts'
-    sys.path.insert(0, str(scripts))
-    sys.modules.pop('test', None)
-    import test as official_test
-    assert Path(official_test.__file__).resolve().parent == scripts, official_test.__file__
-
+    official_test = official_test_module()
     data_dir = Path(args.data_dir)
     src_cfg = yaml.safe_load((data_dir / 'data.yaml').read_text())
     names = list(src_cfg['names'])
-
-    captured = []
-    official_ap_per_class = official_test.ap_per_class
-
-    def ap_per_class_capture(tp, conf, pred_cls, target_cls, *a, **k):
-        res = official_ap_per_class(tp, conf, pred_cls, target_cls, *a, **k)
-        captured.append((res, np.asarray(target_cls)))
-        return res
-
-    official_test.ap_per_class = ap_per_class_capture
+    capture = PerClassCapture(official_test)
 
     result = {'settings': {
         'generator': 'tools/make_eval_reference.py',
@@ -94,20 +82,14 @@ def main():
             official_test.opt = argparse.Namespace(
                 device='cpu', project=str(tmp / 'runs'), name=f'img{size}', exist_ok=True, task=args.split,
                 single_cls=False, batch_size=1, img_size=size, conf_thres=0.001, iou_thres=0.65)
-            captured.clear()
+            capture.calls.clear()
             (mp, mr, map50, map5095, *_), maps, _ = official_test.test(
                 str(data_yaml), weights=args.weights, batch_size=1, imgsz=size, conf_thres=0.001,
                 iou_thres=0.65, save_json=False, single_cls=False, augment=False, verbose=True,
                 plots=False, trace=False, v5_metric=False)
-            assert len(captured) == 1
-            (p, r, apm, f1, ap_class), target_cls = captured[0]
-            nt = np.bincount(target_cls.astype(np.int64), minlength=len(names))
+            assert len(capture.calls) == 1
+            per_class, nt = capture.per_class(names)
             n_images = len(list(Path(split_dir).glob('*.*')))
-            per_class = []
-            for i, c in enumerate(ap_class):
-                per_class.append({'class': names[c], 'class_id': int(c), 'labels': int(nt[c]),
-                                  'AP50': float(apm[i, 0]), 'AP50_95': float(apm[i].mean()),
-                                  'precision': float(p[i]), 'recall': float(r[i])})
             result[str(size)] = {'mAP50': float(map50), 'mAP50_95': float(map5095), 'precision': float(mp),
                                  'recall': float(mr), 'images': n_images, 'labels': int(nt.sum()),
                                  'per_class': per_class}

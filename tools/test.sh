@@ -35,3 +35,9 @@ else
     YOLOV7_ISA=$level swift test -c release -Xswiftc -enable-testing --skip-build --filter "$parity"
   done
 fi
+
+echo "== compare --report in headless Chromium (desktop and phone widths)"
+# The executable swift test built for CLITests (building it again with other flags would
+# recompile everything).
+[ -x .build/release/yolov7 ] || swift build -c release --product yolov7 > /dev/null
+tools/check_report_browser.sh

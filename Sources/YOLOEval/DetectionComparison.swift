@@ -20,10 +20,15 @@ public struct DetectionMatch: Equatable, Sendable {
 /// differ. Unmatched baseline detections are "missed", unmatched quantized ones "extra".
 public struct ImageComparison: Equatable, Sendable {
     public var image: String
-    public var baselineCount: Int
-    public var quantizedCount: Int
+    /// The compared detections (boxes in original-image pixels); `matches` index into them.
+    public var baseline: [Detection]
+    public var quantized: [Detection]
     public var matches: [DetectionMatch]
+    /// The IoU a match needs.
+    public var iouThreshold: Float
 
+    public var baselineCount: Int { baseline.count }
+    public var quantizedCount: Int { quantized.count }
     public var missed: Int { baselineCount - matches.count }
     public var extra: Int { quantizedCount - matches.count }
     /// nil when nothing matched.
@@ -35,8 +40,9 @@ public struct ImageComparison: Equatable, Sendable {
 
     public init(image: String, baseline: [Detection], quantized: [Detection], iouThreshold: Float = 0.5) {
         self.image = image
-        baselineCount = baseline.count
-        quantizedCount = quantized.count
+        self.baseline = baseline
+        self.quantized = quantized
+        self.iouThreshold = iouThreshold
         let order = baseline.indices.sorted {
             baseline[$0].confidence > baseline[$1].confidence || (baseline[$0].confidence == baseline[$1].confidence && $0 < $1)
         }
@@ -92,4 +98,16 @@ public struct ComparisonSummary: Equatable, Sendable {
         return m.isEmpty ? nil : m.reduce(0) { $0 + Double(abs($1.confidenceChange)) } / Double(m.count)
     }
     public var maxAbsConfidenceChange: Double? { allMatches.map { Double(abs($0.confidenceChange)) }.max() }
+
+    /// The comparison of the detections with confidence above `threshold`, matched anew.
+    /// Detections kept by NMS at a lower threshold and then filtered equal those NMS keeps at
+    /// `threshold` (NMS visits boxes in descending confidence, so a box below the threshold
+    /// never suppresses one above it, and the caps keep the same leading boxes): `compare
+    /// --report` runs NMS once at a low threshold and derives every higher one this way.
+    public func keeping(confidenceAbove threshold: Float) -> ComparisonSummary {
+        ComparisonSummary(images: images.map { c in
+            ImageComparison(image: c.image, baseline: c.baseline.filter { $0.confidence > threshold },
+                            quantized: c.quantized.filter { $0.confidence > threshold }, iouThreshold: c.iouThreshold)
+        })
+    }
 }

@@ -29,6 +29,12 @@ public enum EvalError: Error, Equatable, Sendable, CustomStringConvertible {
     case writeFailed(path: String, reason: String)
     /// A sweep CSV to resume from that is not one the sweep wrote.
     case malformedSweep(path: String, reason: String)
+    /// A file that should be COCO JSON (annotations or results) and is not.
+    case notCOCO(path: String, reason: String)
+    /// COCO annotations or results that do not fit the images or classes evaluated.
+    case cocoMismatch(path: String, reason: String)
+    /// A report folder that exists and is not empty, or cannot be written.
+    case reportFolder(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -58,6 +64,12 @@ public enum EvalError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path): cannot write file (\(reason))"
         case let .malformedSweep(path, reason):
             return "\(path): not a sweep CSV to resume from (\(reason))"
+        case let .notCOCO(path, reason):
+            return "\(path): not COCO JSON (\(reason))"
+        case let .cocoMismatch(path, reason):
+            return "\(path): \(reason)"
+        case let .reportFolder(path, reason):
+            return "\(path): \(reason)"
         }
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 /// The eval JSON of DESIGN section 2, with the run's settings added:
 /// `{"mAP50", "mAP50_95", "precision", "recall", "images", "labels",
 ///   "per_class": [{"class", "class_id", "labels", "detections", "AP50", "AP50_95", "precision", "recall"}],
-///   "img", "conf_thres", "iou_thres", "data", "split", "weights", "skipped", "seconds"}`.
+///   "img", "conf_thres", "iou_thres", "data", "split", "weights", "skipped", "seconds",
+///   "coco": {COCOMetrics JSON, with --coco-annotations}}`.
 public struct EvalReport: Codable, Equatable, Sendable {
     public struct PerClass: Codable, Equatable, Sendable {
         public var name: String
@@ -36,11 +37,13 @@ public struct EvalReport: Codable, Equatable, Sendable {
     public var weights: String?
     public var skipped: [String]?
     public var seconds: Double?
+    /// The 12 COCO metrics (`eval --coco-annotations`).
+    public var coco: COCOMetrics?
 
     enum CodingKeys: String, CodingKey {
         case mAP50, mAP50to95 = "mAP50_95", precision, recall, images, labels, perClass = "per_class"
         case imgSize = "img", confThreshold = "conf_thres", iouThreshold = "iou_thres"
-        case data, split, weights, skipped, seconds
+        case data, split, weights, skipped, seconds, coco
     }
 
     /// The report of `metrics`; class names from `names` (ids without a name print as numbers).

@@ -19,6 +19,15 @@ public enum JSONOutput {
         }
     }
 
+    /// Binary files (pictures), atomically too.
+    public static func writeData(_ data: Data, to path: String) throws {
+        do {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw EvalError.writeFailed(path: path, reason: (error as NSError).localizedDescription)
+        }
+    }
+
     /// Text files (CSV, Markdown, SVG), atomically too.
     public static func writeText(_ text: String, to path: String) throws {
         do {

@@ -10,6 +10,16 @@ enum NumPyMath {
         return values
     }
 
+    /// `np.linspace(start, stop, n)`: `i * ((stop - start) / (n - 1)) + start`, the last value
+    /// exactly `stop`.
+    static func linspace(_ start: Double, _ stop: Double, _ n: Int) -> [Double] {
+        guard n > 1 else { return n == 1 ? [start] : [] }
+        let step = (stop - start) / Double(n - 1)
+        var values = (0..<n).map { Double($0) * step + start }
+        values[n - 1] = stop
+        return values
+    }
+
     /// `np.interp(x, xp, fp, left, right)` for non-decreasing `xp` (duplicates allowed): below
     /// xp[0] `left`, above the last `right`; otherwise j = the last index with xp[j] <= x, and
     /// fp[j] when xp[j] == x or j is the last, else `slope * (x - xp[j]) + fp[j]`.

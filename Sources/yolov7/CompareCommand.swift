@@ -45,6 +45,15 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Write the comparison as JSON to this file.")
     var json: String?
 
+    @Option(name: .customLong("report"), help: ArgumentHelp(
+        "Write a self-contained HTML report (index.html, pictures in images/) into this new or empty folder.",
+        discussion: "It shows both models, both mAPs with --data, agreement per class, agreement against the confidence threshold, and every image ranked by disagreement with matched, missed and extra boxes drawn.",
+        valueName: "dir"))
+    var reportFolderPath: String?
+
+    @Option(name: .customLong("report-images"), help: ArgumentHelp("Pictures in the report: the N images with the most disagreement.", valueName: "n"))
+    var reportImages = 100
+
     @Argument(help: "Images or folders of images (instead of --data).")
     var sources: [String] = []
 
@@ -54,10 +63,12 @@ struct CompareCommand: ParsableCommand {
         }
         guard img > 0 else { throw ValidationError("--img must be positive") }
         guard (0...1).contains(conf), (0...1).contains(iou) else { throw ValidationError("--conf and --iou must be in 0...1") }
+        guard reportImages >= 0 else { throw ValidationError("--report-images must not be negative") }
     }
 
     func run() throws {
         try runReportingErrors {
+            let reportFolder = try reportFolderPath.map { try ReportFolder(path: $0) }  // checked before any work
             let dataset = try data.map { try DatasetSplit.load(data: $0, split: split) }
             let images = dataset == nil ? try ModelComparison.imageFiles(sources) : []
             let base = try ModelLoader.load(path: baseline, configPath: cfg)
@@ -65,27 +76,38 @@ struct CompareCommand: ParsableCommand {
             base.releaseDenseWeights()  // inference only: keep the Winograd form alone
             quant.releaseDenseWeights()
             var comparison = ModelComparison(baseline: base, quantized: quant, imgSize: img)
-            comparison.agreementNMS = NMSOptions(confThreshold: Float(conf), iouThreshold: Float(iou))
+            // A report also looks below --conf (its chart, the causes of unmatched boxes): NMS runs
+            // once at its lowest threshold, and the figures at --conf are derived from that.
+            let nmsConf = reportFolder == nil ? Float(conf) : min(Float(conf), ComparisonHTMLReport.lowestThreshold)
+            comparison.agreementNMS = NMSOptions(confThreshold: nmsConf, iouThreshold: Float(iou))
             let warn: (String) -> Void = { printError("yolov7: \($0)") }
+            let names = base.classNames.isEmpty ? (dataset?.classNames ?? []) : base.classNames
+            let agreement: ComparisonSummary
             let report: ComparisonReport
             if let dataset {
                 let settings = EvalSettings(imgSize: img)
-                let (agreement, a, b) = try comparison.compare(split: dataset, evalSettings: settings, warning: warn,
-                                                               progress: ProgressLine.reporter("compare"))
-                let names = base.classNames.isEmpty ? (dataset.classNames ?? []) : base.classNames
+                let (all, a, b) = try comparison.compare(split: dataset, evalSettings: settings, warning: warn,
+                                                         progress: ProgressLine.reporter("compare"))
+                agreement = all
                 let pair = ComparisonReport.EvalPair(
                     baseline: EvalReport(a, names: names, settings: settings, data: data, split: self.split, weights: baseline),
                     quantized: EvalReport(b, names: names, settings: settings, data: data, split: self.split, weights: quantized))
-                report = ComparisonReport(baseline: baseline, quantized: quantized, summary: agreement, iouMatch: 0.5,
-                                          confThreshold: conf, iouThreshold: iou, eval: pair)
+                report = ComparisonReport(baseline: baseline, quantized: quantized, summary: all.keeping(confidenceAbove: Float(conf)),
+                                          iouMatch: 0.5, confThreshold: conf, iouThreshold: iou, eval: pair)
             } else {
-                let agreement = comparison.compare(images: images, warning: warn, progress: ProgressLine.reporter("compare"))
-                report = ComparisonReport(baseline: baseline, quantized: quantized, summary: agreement, iouMatch: 0.5,
-                                          confThreshold: conf, iouThreshold: iou)
+                agreement = comparison.compare(images: images, warning: warn, progress: ProgressLine.reporter("compare"))
+                report = ComparisonReport(baseline: baseline, quantized: quantized, summary: agreement.keeping(confidenceAbove: Float(conf)),
+                                          iouMatch: 0.5, confThreshold: conf, iouThreshold: iou)
             }
             if let json { try JSONOutput.write(report, to: json) }
+            if let reportFolder {
+                let inputs = dataset.map { "\($0.source), \($0.split) split" } ?? "\(images.count) images from \(sources.joined(separator: ", "))"
+                try ComparisonHTMLReport(report: report, all: agreement, baseline: base, quantized: quant, classNames: names,
+                                         inputs: inputs, imgSize: img, maxPictures: reportImages)
+                    .write(to: reportFolder, progress: ProgressLine.reporter("report"))
+            }
             print(report.text)
-            if let json { print("wrote \(json)") }
+            for file in [json, reportFolder.map { "\($0.path)/index.html" }].compactMap({ $0 }) { print("wrote \(file)") }
         }
     }
 }

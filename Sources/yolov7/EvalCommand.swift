@@ -34,6 +34,16 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Write the metrics as JSON to this file.")
     var json: String?
 
+    @Option(name: .customLong("coco-json"), help: ArgumentHelp("Write the detections as a COCO results JSON, as official test.py --save-json.",
+                                                               valueName: "file"))
+    var cocoJSON: String?
+
+    @Option(name: .customLong("coco-annotations"), help: ArgumentHelp(
+        "Also compute the 12 COCO metrics (pycocotools' COCOeval) against this COCO annotation file.",
+        discussion: "Its image ids must be the split's file stems (numbers when all digits) and its category ids the class indices; tools/yolo_to_coco.py writes one.",
+        valueName: "file"))
+    var cocoAnnotations: String?
+
     func validate() throws {
         guard img > 0 else { throw ValidationError("--img must be positive") }
         guard (0...1).contains(conf) else { throw ValidationError("--conf must be in 0...1") }
@@ -44,6 +54,8 @@ struct EvalCommand: ParsableCommand {
         try runReportingErrors {
             let split = try DatasetSplit.load(data: data, split: split)
             let model = try ModelLoader.load(path: weights, configPath: cfg)
+            let coco = try COCOEvalOutputs(resultsPath: cocoJSON, annotationsPath: cocoAnnotations, split: split,
+                                           dataPath: data, classCount: model.config.nc)
             // int8 calibrates on the same dataset's train split unless --calib says otherwise.
             try precision.apply(to: model, size: img, fallback: data)
             model.releaseDenseWeights()  // inference only: keep the Winograd form alone (int8 convs: their integers)
@@ -51,12 +63,14 @@ struct EvalCommand: ParsableCommand {
             let result = try Evaluator(model: model, settings: settings)
                 .evaluate(split, warning: { printError("yolov7: \($0)") }, progress: ProgressLine.reporter("eval"))
             let names = model.classNames.isEmpty ? (split.classNames ?? []) : model.classNames
-            let report = EvalReport(result, names: names, settings: settings, data: data, split: self.split, weights: weights)
+            var report = EvalReport(result, names: names, settings: settings, data: data, split: self.split, weights: weights)
+            report.coco = try coco.finish(result)
             if let json { try JSONOutput.write(report, to: json) }
             print(report.table)
+            if let metrics = report.coco { print(metrics.summary) }
             print(String(format: "%.1f ms per image (%d images, %.1f s)", result.seconds * 1000 / Double(max(result.images.count, 1)),
                          result.images.count, result.seconds))
-            if let json { print("wrote \(json)") }
+            for file in [cocoJSON, json].compactMap({ $0 }) { print("wrote \(file)") }
         }
     }
 }
