@@ -46,7 +46,7 @@ static const cvm_fp32_kernels neon_kernels = {
 #define INT8_TABLE(gemm, unpack, maps)                                                                      \
     {                                                                                                        \
         gemm, unpack, cvm_q8_quantize_##maps, cvm_q8_dequantize_plain, cvm_q8_phase_split_##maps,          \
-            cvm_q8_fill_border_rows_plain, cvm_q8_maxpool2x2_##maps, cvm_q8_maxpool_same_plain,             \
+            cvm_q8_fill_border_rows_plain, cvm_q8_maxpool2x2_##maps, cvm_q8_maxpool_same_##maps,            \
             cvm_q8_upsample2x_##maps                                                                         \
     }
 

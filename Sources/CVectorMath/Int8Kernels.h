@@ -72,8 +72,8 @@ void cvm_q8_gemm_blocks(cvm_q8_block block, void (*unpack)CVM_Q8_UNPACK4_PARAMS,
 
 // MARK: the map kernels
 
-// The row loops of the map kernels that have vector versions; Int8Maps.c's drivers walk the
-// groups, rows and borders and call these (null: the plain loop).
+// The row loops (and the same pool's plane loop) of the map kernels that have vector versions;
+// Int8Maps.c's drivers walk the groups, rows and borders and call these (null: the plain loop).
 typedef struct {
     // dst[p] = the word of input column p's `lanes` channels (planes `plane` floats apart), p < n.
     void (*quantize)(const float *x, long plane, int lanes, long n, float inv, int zero, uint32_t *dst);
@@ -83,6 +83,9 @@ typedef struct {
     void (*maxpool2x2)(const uint32_t *r0, const uint32_t *r1, long ow, uint32_t *out);
     // out[2c] = out[2c + 1] = in[c], c < w.
     void (*upsample)(const uint32_t *in, long w, uint32_t *out);
+    // The interior of one group's stride-1 "same" max pool (kernel 2r + 1) of a height x width
+    // plane (src and dst padded planes; the driver writes dst's border).
+    void (*maxpool_same)(const uint32_t *src, long height, long width, long r, uint32_t *dst);
 } cvm_q8_rows;
 
 #if defined(__x86_64__)
@@ -92,11 +95,12 @@ extern const cvm_q8_rows cvm_q8_rows_avx2;
 extern const cvm_q8_rows cvm_q8_rows_neon;
 #endif
 
-#define CVM_Q8_DECLARE_MAPS(level)                              \
-    void cvm_q8_quantize_##level CVM_Q8_QUANTIZE_PARAMS;        \
-    void cvm_q8_phase_split_##level CVM_Q8_PHASE_SPLIT_PARAMS;  \
-    void cvm_q8_maxpool2x2_##level CVM_Q8_MAXPOOL2X2_PARAMS;    \
-    void cvm_q8_upsample2x_##level CVM_Q8_UPSAMPLE_PARAMS;
+#define CVM_Q8_DECLARE_MAPS(level)                                \
+    void cvm_q8_quantize_##level CVM_Q8_QUANTIZE_PARAMS;          \
+    void cvm_q8_phase_split_##level CVM_Q8_PHASE_SPLIT_PARAMS;    \
+    void cvm_q8_maxpool2x2_##level CVM_Q8_MAXPOOL2X2_PARAMS;      \
+    void cvm_q8_upsample2x_##level CVM_Q8_UPSAMPLE_PARAMS;        \
+    void cvm_q8_maxpool_same_##level CVM_Q8_MAXPOOL_SAME_PARAMS;
 
 CVM_Q8_DECLARE_MAPS(plain)
 #if defined(__x86_64__)
@@ -108,7 +112,6 @@ CVM_Q8_DECLARE_MAPS(neon)
 #endif
 void cvm_q8_dequantize_plain CVM_Q8_DEQUANTIZE_PARAMS;
 void cvm_q8_fill_border_rows_plain CVM_Q8_FILL_BORDER_PARAMS;
-void cvm_q8_maxpool_same_plain CVM_Q8_MAXPOOL_SAME_PARAMS;
 
 // MARK: the scalar epilogue every level computes, lane by lane
 

@@ -229,21 +229,62 @@ static void window_max_plain(const uint32_t *in, long n, long r, uint32_t *out) 
     }
 }
 
-void cvm_q8_maxpool_same_plain(const uint32_t *x, long x_group_stride, long height, long width, long r, long g0,
-                               long g1, uint32_t zero_word, uint32_t *y, long y_group_stride) {
+#if defined(__x86_64__)
+// Lanes l of the 16 words from c whose c + l is in [0, n).
+static inline __mmask16 lanes_inside(long c, long n) {
+    long a = c < 0 ? -c : 0, b = n - c > 16 ? 16 : n - c;
+    if (b <= a) return 0;
+    return (__mmask16)((((1u << b) - 1) >> a) << a);
+}
+
+// The same pool on 16-word vectors: rows by masked loads (outside the row reads as code 0,
+// the -infinity of codes), written into the output's interior; then columns, a strip of 16
+// words at a time through a buffer of the strip's rows.
+BW static void maxpool_same_avx512(const uint32_t *src, long height, long width, long r, uint32_t *dst) {
+    const long wp = width + 2;
+    for (long i = 0; i < height; i++) {
+        const uint32_t *in = src + (i + 1) * wp + 1;
+        uint32_t *out = dst + (i + 1) * wp + 1;
+        for (long c = 0; c < width; c += 16) {
+            __m512i m = _mm512_setzero_si512();
+            for (long d = -r; d <= r; d++) m = _mm512_max_epu8(m, _mm512_maskz_loadu_epi32(lanes_inside(c + d, width), in + c + d));
+            _mm512_mask_storeu_epi32(out + c, lanes_inside(c, width), m);
+        }
+    }
+    __m512i strip[height > 0 ? height : 1];
+    for (long c = 0; c < width; c += 16) {
+        __mmask16 lanes = lanes_inside(c, width);
+        for (long i = 0; i < height; i++) strip[i] = _mm512_maskz_loadu_epi32(lanes, dst + (i + 1) * wp + 1 + c);
+        for (long i = 0; i < height; i++) {
+            long a = i - r < 0 ? 0 : i - r, b = i + r >= height ? height - 1 : i + r;
+            __m512i m = strip[a];
+            for (long k = a + 1; k <= b; k++) m = _mm512_max_epu8(m, strip[k]);
+            _mm512_mask_storeu_epi32(dst + (i + 1) * wp + 1 + c, lanes, m);
+        }
+    }
+}
+#endif
+
+static void maxpool_same(const cvm_q8_rows *rows, const uint32_t *x, long x_group_stride, long height, long width,
+                         long r, long g0, long g1, uint32_t zero_word, uint32_t *y, long y_group_stride) {
     const long wp = width + 2;
     for (long g = g0; g < g1; g++) {
         const uint32_t *src = x + g * x_group_stride;
         uint32_t *dst = y + g * y_group_stride;
-        // Rows first into the output's interior, then columns in place through one column
-        // buffer: a window never leaves the plane (shorter at the edges), so the border stays
-        // out of it and is written last.
-        for (long i = 0; i < height; i++) window_max_plain(src + (i + 1) * wp + 1, width, r, dst + (i + 1) * wp + 1);
-        uint32_t column[height > 0 ? height : 1], result[height > 0 ? height : 1];
-        for (long c = 0; c < width; c++) {
-            for (long i = 0; i < height; i++) column[i] = dst[(i + 1) * wp + 1 + c];
-            window_max_plain(column, height, r, result);
-            for (long i = 0; i < height; i++) dst[(i + 1) * wp + 1 + c] = result[i];
+        if (rows->maxpool_same) {
+            rows->maxpool_same(src, height, width, r, dst);
+        } else {
+            // Rows first into the output's interior, then columns in place through one column
+            // buffer: a window never leaves the plane (shorter at the edges), so the border stays
+            // out of it and is written last.
+            for (long i = 0; i < height; i++)
+                window_max_plain(src + (i + 1) * wp + 1, width, r, dst + (i + 1) * wp + 1);
+            uint32_t column[height > 0 ? height : 1], result[height > 0 ? height : 1];
+            for (long c = 0; c < width; c++) {
+                for (long i = 0; i < height; i++) column[i] = dst[(i + 1) * wp + 1 + c];
+                window_max_plain(column, height, r, result);
+                for (long i = 0; i < height; i++) dst[(i + 1) * wp + 1 + c] = result[i];
+            }
         }
         fill_words(dst, wp, zero_word);
         fill_words(dst + (height + 1) * wp, wp, zero_word);
@@ -302,14 +343,17 @@ static void upsample2x(const cvm_q8_rows *rows, const uint32_t *x, long x_group_
     }                                                                                                              \
     void cvm_q8_upsample2x_##level CVM_Q8_UPSAMPLE_PARAMS {                                                        \
         upsample2x(rows, x, x_group_stride, height, width, g0, g1, zero_word, y, y_group_stride);                  \
+    }                                                                                                              \
+    void cvm_q8_maxpool_same_##level CVM_Q8_MAXPOOL_SAME_PARAMS {                                                  \
+        maxpool_same(rows, x, x_group_stride, height, width, r, g0, g1, zero_word, y, y_group_stride);             \
     }
 
-static const cvm_q8_rows plain_rows = {0, 0, 0, 0};
+static const cvm_q8_rows plain_rows = {0, 0, 0, 0, 0};
 Q8_MAP_LEVEL(plain, &plain_rows)
 
 #if defined(__x86_64__)
 static const cvm_q8_rows avx512_rows = {quantize_row_avx512, split_row_avx512, maxpool2x2_row_avx512,
-                                        upsample_row_avx512};
+                                        upsample_row_avx512, maxpool_same_avx512};
 Q8_MAP_LEVEL(avx512, &avx512_rows)
 Q8_MAP_LEVEL(avx2, &cvm_q8_rows_avx2)
 #endif

@@ -68,6 +68,6 @@ static void upsample_row(const uint32_t *in, long w, uint32_t *out) {
     for (; c < w; c++) out[2 * c] = out[2 * c + 1] = in[c];
 }
 
-const cvm_q8_rows cvm_q8_rows_neon = {quantize_row, split_row, maxpool2x2_row, upsample_row};
+const cvm_q8_rows cvm_q8_rows_neon = {quantize_row, split_row, maxpool2x2_row, upsample_row, 0};
 
 #endif

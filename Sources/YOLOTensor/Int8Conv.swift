@@ -222,7 +222,7 @@ public enum Int8ConvKernel {
     /// input's planes (stride 1) or the phase planes (stride 2: tap i of a 3x3 stride-2 kernel
     /// reads input row 2a - 1 + i of output row a, which is row a - 1 of the odd phase for
     /// i = 0, row a of the even phase for i = 1 and of the odd phase for i = 2; so for columns).
-    static func columnOffsets(_ g: ConvGeometry, input: U8MapLayout) -> [Int] {
+    public static func columnOffsets(_ g: ConvGeometry, input: U8MapLayout) -> [Int] {
         let groups = input.groups
         var offsets = [Int](repeating: 0, count: g.kernelH * g.kernelW * groups)
         if g.stride == 1 {
@@ -251,9 +251,11 @@ public enum Int8ConvKernel {
     }
 
     /// Runs the conv on every batch item of `input` (`temporary`: arena offset of
-    /// `temporaryWords` elements).
+    /// `temporaryWords` elements). `offsets`: `columnOffsets` made once by the caller (a plan),
+    /// else computed here.
     public static func forward(_ ws: inout Workspace, input: U8View, output: Output, conv: Int8Conv, bias: [Float],
-                               activation: Activation, temporary: Int = 0, workers requested: Int? = nil) {
+                               activation: Activation, temporary: Int = 0, offsets given: [Int]? = nil,
+                               workers requested: Int? = nil) {
         let g = conv.geometry
         let l = input.layout
         precondition(applies(g), "int8 conv: geometry \(g) has no u8 product")
@@ -269,7 +271,7 @@ public enum Int8ConvKernel {
                          && v.storage == .arena, "int8 conv: output \(v) does not fit")
         }
         let workers = max(1, requested ?? ws.threadCount)
-        let offsets = columnOffsets(g, input: l)
+        let offsets = given ?? columnOffsets(g, input: l)
         let kgroups = offsets.count
         let depth = conv.weights.depth
         precondition(depth == 4 * kgroups, "int8 conv: weights' depth \(depth) for \(kgroups) k groups")
