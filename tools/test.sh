@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 echo "== portability: x86 intrinsics and attributes only under __x86_64__, NEON only under __aarch64__"
 tools/check_portable_c.sh
 
-echo "== C kernel harness: every FP32 kernel at every level, here and for aarch64 under qemu"
+echo "== C kernel harness: every FP32 and int8 kernel at every level, here and for aarch64 under qemu"
 tools/kernel_harness.sh
 
 echo "== swift test (release)"
@@ -16,23 +16,30 @@ swift test -c release -Xswiftc -enable-testing
 
 # The parity suites again with the kernels capped at each lower x86 level (the test binary is
 # reused: no rebuild): forward passes against the official fixtures, Winograd and the other
-# fast convs against the direct reference, every kernel against its plain form, the packed
-# and int8 paths where they run at that level. KernelDispatchTests fails if the cap did not apply.
+# fast convs against the direct reference, every kernel against its plain form, the packed path,
+# and the int8 suites (kernel against reference, exact codes; the whole int8 pass against the
+# reference's codes) on that level's int8 product: avx2 runs AVX-VNNI where the CPU has it,
+# avx2,no-vnni the vpmaddubsw one, baseline plain C. KernelDispatchTests fails if the cap did not apply.
 parity='KernelDispatchTests|KernelLevelTests|ParityTests|PlannedForwardTests|SiblingFusionTests|WinogradTuningTests'
 parity+='|ConvKernelTests|FeatureOpsTests|VectorEpilogueTests|ThreadedConvTests|WorkspaceOpsTests|WinogradTests'
 parity+='|WinogradWeightTransformTests|StagedWeightTests|PointwiseKernelTests|PointwiseSiblingTests|Im2colTests'
-parity+='|Winograd4Tests|WinogradStrideTwoTests|Int8ConvTests|Int8ExecutionTests|PackedDecodingTests'
+parity+='|Winograd4Tests|WinogradStrideTwoTests|PackedDecodingTests'
+int8='Int8ConvTests|U8MapTests|Int8ExecutionTests|Int8PassTests'
+parity+="|$int8"
 cpu_flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
 if [ "$(uname -m)" != x86_64 ]; then
   echo "== per-level parity runs skipped: not an x86-64 machine"
 else
-  for level in avx2 baseline; do
-    if [ "$level" = avx2 ] && ! { [[ " $cpu_flags " == *" avx2 "* ]] && [[ " $cpu_flags " == *" fma "* ]]; }; then
-      echo "== YOLOV7_ISA=avx2 skipped: this CPU has no AVX2 + FMA"
+  for level in avx2 avx2,no-vnni baseline; do
+    if [ "$level" != baseline ] && ! { [[ " $cpu_flags " == *" avx2 "* ]] && [[ " $cpu_flags " == *" fma "* ]]; }; then
+      echo "== YOLOV7_ISA=$level skipped: this CPU has no AVX2 + FMA"
       continue
     fi
+    # avx2,no-vnni changes only the int8 product: the FP32 suites ran at avx2 just before.
+    suites=$parity
+    if [ "$level" = avx2,no-vnni ]; then suites="KernelDispatchTests|$int8"; fi
     echo "== parity suites at YOLOV7_ISA=$level"
-    YOLOV7_ISA=$level swift test -c release -Xswiftc -enable-testing --skip-build --filter "$parity"
+    YOLOV7_ISA=$level swift test -c release -Xswiftc -enable-testing --skip-build --filter "$suites"
   done
 fi
 

@@ -3,6 +3,7 @@
 // through its table. Explicit per-level functions instead of target_clones, whose choice no
 // environment variable can cap.
 #include "Kernels.h"
+#include "Int8Kernels.h"
 #include "CVectorMathDispatch.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,26 @@ static const cvm_fp32_kernels neon_kernels = {
     cvm_winograd_s2_input_neon, cvm_winograd_s2_weights_plain, cvm_winograd_s2_output_neon, cvm_maxpool2x2_neon,
     cvm_maxpool_same_plain, cvm_upsample_nearest_plain, cvm_grid_rows_plain,
 };
+#endif
+
+// The int8 levels' tables: each level's product and its map kernels' vector rows (Int8Maps.c);
+// the map kernels without vector rows are the plain ones everywhere.
+#define INT8_TABLE(gemm, unpack, maps)                                                                      \
+    {                                                                                                        \
+        gemm, unpack, cvm_q8_quantize_##maps, cvm_q8_dequantize_plain, cvm_q8_phase_split_##maps,          \
+            cvm_q8_fill_border_rows_plain, cvm_q8_maxpool2x2_##maps, cvm_q8_maxpool_same_##maps,            \
+            cvm_q8_upsample2x_##maps                                                                         \
+    }
+
+static const cvm_int8_kernels int8_plain = INT8_TABLE(cvm_q8_gemm_plain, cvm_int8_unpack4_plain, plain);
+#if defined(__x86_64__)
+static const cvm_int8_kernels int8_avx2 = INT8_TABLE(cvm_q8_gemm_avx2, cvm_int8_unpack4_avx2, avx2);
+static const cvm_int8_kernels int8_avxvnni = INT8_TABLE(cvm_q8_gemm_avxvnni, cvm_int8_unpack4_avx2, avx2);
+static const cvm_int8_kernels int8_avx512vnni = INT8_TABLE(cvm_q8_gemm_avx512vnni, cvm_int8_unpack4_avx512, avx512);
+#endif
+#if defined(__aarch64__)
+static const cvm_int8_kernels int8_neon = INT8_TABLE(cvm_q8_gemm_neon, cvm_int8_unpack4_neon, neon);
+static const cvm_int8_kernels int8_neon_dotprod = INT8_TABLE(cvm_q8_gemm_neon_dotprod, cvm_int8_unpack4_neon, neon);
 #endif
 
 // MARK: detecting the CPU
@@ -160,6 +181,18 @@ static const isa_state *current(void) {
     return &state;
 }
 
+// The best int8 level a kernel level with these features runs (CVectorMathDispatch.h).
+static int int8_level_of(int level, int features) {
+    switch (level) {
+    case CVM_ISA_AVX512:
+        if (features & CVM_FEATURE_AVX512VNNI) return CVM_INT8_AVX512VNNI;
+        return features & CVM_FEATURE_AVXVNNI ? CVM_INT8_AVXVNNI : CVM_INT8_AVX2;
+    case CVM_ISA_AVX2: return features & CVM_FEATURE_AVXVNNI ? CVM_INT8_AVXVNNI : CVM_INT8_AVX2;
+    case CVM_ISA_NEON: return features & CVM_FEATURE_DOTPROD ? CVM_INT8_NEON_DOTPROD : CVM_INT8_NEON;
+    default: return CVM_INT8_PLAIN;
+    }
+}
+
 int cvm_isa_level(void) { return current()->level; }
 int cvm_isa_features(void) { return current()->features; }
 int cvm_isa_cpu_level(void) { return current()->cpu_level; }
@@ -203,6 +236,57 @@ const cvm_fp32_kernels *cvm_fp32_kernels_at(int level) {
     default: return &plain_kernels;
     }
 }
+
+// MARK: int8 levels
+
+int cvm_int8_level(void) { return int8_level_of(current()->level, current()->features); }
+
+int cvm_int8_supported(int level) {
+    const isa_state *s = current();
+    switch (level) {
+    case CVM_INT8_PLAIN: return 1;
+#if defined(__x86_64__)
+    case CVM_INT8_AVX2: return s->cpu_level >= CVM_ISA_AVX2;
+    case CVM_INT8_AVXVNNI: return s->cpu_level >= CVM_ISA_AVX2 && (s->cpu_features & CVM_FEATURE_AVXVNNI);
+    case CVM_INT8_AVX512VNNI: return s->cpu_level >= CVM_ISA_AVX512 && (s->cpu_features & CVM_FEATURE_AVX512VNNI);
+#endif
+#if defined(__aarch64__)
+    case CVM_INT8_NEON: return 1;
+    case CVM_INT8_NEON_DOTPROD: return !!(s->cpu_features & CVM_FEATURE_DOTPROD);
+#endif
+    default: return 0;
+    }
+}
+
+const char *cvm_int8_name(int level) {
+    switch (level) {
+    case CVM_INT8_PLAIN: return cvm_isa_name(CVM_ISA_PLAIN);
+    case CVM_INT8_AVX2: return "avx2";
+    case CVM_INT8_AVXVNNI: return "avx2-vnni";
+    case CVM_INT8_AVX512VNNI: return "avx512-vnni";
+    case CVM_INT8_NEON: return "neon";
+    case CVM_INT8_NEON_DOTPROD: return "neon-dotprod";
+    default: return "?";
+    }
+}
+
+const cvm_int8_kernels *cvm_int8_kernels_at(int level) {
+    if (!cvm_int8_supported(level)) return NULL;
+    switch (level) {
+#if defined(__x86_64__)
+    case CVM_INT8_AVX2: return &int8_avx2;
+    case CVM_INT8_AVXVNNI: return &int8_avxvnni;
+    case CVM_INT8_AVX512VNNI: return &int8_avx512vnni;
+#endif
+#if defined(__aarch64__)
+    case CVM_INT8_NEON: return &int8_neon;
+    case CVM_INT8_NEON_DOTPROD: return &int8_neon_dotprod;
+#endif
+    default: return &int8_plain;
+    }
+}
+
+// MARK: the tables in effect
 
 // The table of the level in effect.
 static const cvm_fp32_kernels *active(void) {
@@ -292,4 +376,74 @@ void cvm_upsample_nearest(const float *x, long h, long w, long scale, float *y) 
 void cvm_grid_rows(const float *x, long plane, long w, long no, long y0, long y1, float anchor_w, float anchor_h,
                    float stride, float *rows) {
     active()->grid_rows(x, plane, w, no, y0, y1, anchor_w, anchor_h, stride, rows);
+}
+
+// MARK: the int8 entry points (CVectorMathInt8.h)
+
+static const cvm_int8_kernels *active_int8(void) {
+    static const cvm_int8_kernels *table;
+    const cvm_int8_kernels *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+    if (!t) {
+        t = cvm_int8_kernels_at(cvm_int8_level());
+        __atomic_store_n(&table, t, __ATOMIC_RELEASE);
+    }
+    return t;
+}
+
+// cvm_q8_use_avx512(0): the map kernels run their plain loops (tests compare the two).
+static int vector_maps = 1;
+
+static const cvm_int8_kernels *active_maps(void) {
+    return __atomic_load_n(&vector_maps, __ATOMIC_RELAXED) ? active_int8() : &int8_plain;
+}
+
+int cvm_int8_available(void) { return 1; }
+
+void cvm_q8_use_avx512(int on) { __atomic_store_n(&vector_maps, !!on, __ATOMIC_RELAXED); }
+
+void cvm_q8_gemm(const uint32_t *x, const long *offsets, long kgroups, const int8_t *w, long ldw, const uint8_t *codes,
+                 const int8_t *code_offset, int8_t *wbuf, const int32_t *corr, const float *scale, const float *bias,
+                 long f0, long f1, long q0, long q1, int act, float slope, const cvm_q8_output *out) {
+    active_int8()->gemm(x, offsets, kgroups, w, ldw, codes, code_offset, wbuf, corr, scale, bias, f0, f1, q0, q1, act,
+                        slope, out);
+}
+
+void cvm_int8_unpack4(const uint8_t *codes, long count, int offset, int8_t *out) {
+    active_int8()->unpack4(codes, count, offset, out);
+}
+
+void cvm_q8_quantize(const float *x, long channels, long height, long width, long r0, long r1, float inv_scale,
+                     int zero, long g0, long g1, uint32_t *words, long group_stride) {
+    active_maps()->quantize(x, channels, height, width, r0, r1, inv_scale, zero, g0, g1, words, group_stride);
+}
+
+void cvm_q8_dequantize(const uint32_t *words, long group_stride, long channels, long height, long width, float scale,
+                       int zero, long g0, long g1, float *y) {
+    active_maps()->dequantize(words, group_stride, channels, height, width, scale, zero, g0, g1, y);
+}
+
+void cvm_q8_phase_split(const uint32_t *x, long x_group_stride, long height, long width, long g0, long g1,
+                        uint32_t zero_word, uint32_t *phases, long phase_stride, long group_stride) {
+    active_maps()->phase_split(x, x_group_stride, height, width, g0, g1, zero_word, phases, phase_stride,
+                               group_stride);
+}
+
+void cvm_q8_fill_border_rows(uint32_t *words, long group_stride, long height, long width, long g0, long g1,
+                             uint32_t zero_word) {
+    active_maps()->fill_border_rows(words, group_stride, height, width, g0, g1, zero_word);
+}
+
+void cvm_q8_maxpool2x2(const uint32_t *x, long x_group_stride, long height, long width, long g0, long g1,
+                       uint32_t zero_word, uint32_t *y, long y_group_stride) {
+    active_maps()->maxpool2x2(x, x_group_stride, height, width, g0, g1, zero_word, y, y_group_stride);
+}
+
+void cvm_q8_maxpool_same(const uint32_t *x, long x_group_stride, long height, long width, long r, long g0, long g1,
+                         uint32_t zero_word, uint32_t *y, long y_group_stride) {
+    active_maps()->maxpool_same(x, x_group_stride, height, width, r, g0, g1, zero_word, y, y_group_stride);
+}
+
+void cvm_q8_upsample2x(const uint32_t *x, long x_group_stride, long height, long width, long g0, long g1,
+                       uint32_t zero_word, uint32_t *y, long y_group_stride) {
+    active_maps()->upsample2x(x, x_group_stride, height, width, g0, g1, zero_word, y, y_group_stride);
 }

@@ -3,24 +3,20 @@
 // multiply-adds of u8 activations by s8 weights), then the zero-point correction, the scale,
 // the FP32 bias + activation (the FP32 kernels' epilogue, Epilogue.h) and either the next map's
 // u8 codes, 4 filters to a word, or FP32 planes, while the tile is in registers.
-// AVX-512 VNNI only, checked at run time.
-#include "CVectorMath.h"
-#include <immintrin.h>
+// The AVX-512 VNNI level (Dispatch.c's int8 table; the other levels are Int8GEMMAVX2.c,
+// Int8GEMMNEON.c and Int8GEMMPlain.c, which all give exactly the same results). x86-64 only.
+#include "Int8Kernels.h"
 #include <stdint.h>
 #include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
 
 // The epilogue must give the Swift reference's numbers exactly: no fused multiply-adds.
 #pragma clang fp contract(off)
 #include "Epilogue.h"
 
 #define VNNI __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512vnni,fma")))
-
-int cvm_int8_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
-        && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
-        && __builtin_cpu_supports("avx512vnni");
-}
 
 // Lanes of the 16 columns from q whose plane column (border 1) is inside: not 0, not wp - 1.
 INLINE unsigned q8_interior(long q, long wp) {
@@ -186,7 +182,7 @@ static long q8_chunk(long kgroups) {
     return cols < 48 ? 48 : cols;
 }
 
-VNNI void cvm_int8_unpack4(const uint8_t *codes, long count, int offset, int8_t *out) {
+VNNI void cvm_int8_unpack4_avx512(const uint8_t *codes, long count, int offset, int8_t *out) {
     const __m512i low = _mm512_set1_epi16(0x0F), off = _mm512_set1_epi8((char)offset);
     long n = 0;
     // 64 codes (32 bytes) a step: widen each byte to 16 bits as (low nibble, high nibble), which
@@ -203,7 +199,7 @@ VNNI void cvm_int8_unpack4(const uint8_t *codes, long count, int offset, int8_t 
     }
 }
 
-VNNI void cvm_q8_gemm(const uint32_t *x, const long *offsets, long kgroups, const int8_t *w, long ldw,
+VNNI void cvm_q8_gemm_avx512vnni(const uint32_t *x, const long *offsets, long kgroups, const int8_t *w, long ldw,
                       const uint8_t *codes, const int8_t *code_offset, int8_t *wbuf,
                       const int32_t *corr, const float *scale, const float *bias, long f0, long f1,
                       long q0, long q1, int act, float slope, const cvm_q8_output *out) {
@@ -217,7 +213,7 @@ VNNI void cvm_q8_gemm(const uint32_t *x, const long *offsets, long kgroups, cons
             if (codes) {
                 // 4-bit weights: this block unpacked just before it is multiplied (most tasks are
                 // one chunk, so once per task).
-                for (int i = 0; i < mr; i++) cvm_int8_unpack4(codes + (f + i) * k / 2, k, code_offset[f + i], wbuf + i * k);
+                for (int i = 0; i < mr; i++) cvm_int8_unpack4_avx512(codes + (f + i) * k / 2, k, code_offset[f + i], wbuf + i * k);
                 rows = wbuf;
                 ld = k;
             }
@@ -225,3 +221,5 @@ VNNI void cvm_q8_gemm(const uint32_t *x, const long *offsets, long kgroups, cons
         }
     }
 }
+
+#endif

@@ -1,35 +1,23 @@
 // The int8 graph's work on u8 maps besides the product (see CVectorMathInt8.h for the layout):
 // quantizing the network input, dequantizing for FP32 islands, the stride-2 phase split, max
-// pools, upsampling and border rows. Each has a plain loop (any CPU; what the tests compare
-// against the Swift references) and, where it is on the hot path, an AVX-512 version picked at
-// run time.
+// pools, upsampling and border rows. Each is a driver over groups, rows and borders with a
+// plain row loop (any CPU; what the tests compare against the Swift references) and, where it is
+// on the hot path, a vector row loop per int8 level (cvm_q8_rows: AVX-512 here, AVX2 in
+// Int8MapsAVX2.c, NEON in Int8MapsNEON.c); Dispatch.c picks the level's versions.
 //
 // Max pools work on codes: codes are monotone in the value, so the max of codes is the code of
 // the max, and a map keeps its input's grid (the graph gives both the same).
-#include "CVectorMath.h"
-#include <immintrin.h>
+#include "Int8Kernels.h"
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
 #pragma clang fp contract(off)
 #include "Epilogue.h"
 
 #define BW __attribute__((target("avx512f,avx512bw,avx512vl")))
-
-static int q8_state = -1;
-
-static int q8_avx512(void) {
-    int state = __atomic_load_n(&q8_state, __ATOMIC_RELAXED);
-    if (state < 0) {
-        __builtin_cpu_init();
-        state = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-            && __builtin_cpu_supports("avx512vl");
-        __atomic_store_n(&q8_state, state, __ATOMIC_RELAXED);
-    }
-    return state;
-}
-
-void cvm_q8_use_avx512(int on) { __atomic_store_n(&q8_state, on ? -1 : 0, __ATOMIC_RELAXED); }
+#endif
 
 static inline uint32_t max_bytes(uint32_t a, uint32_t b) {
     uint32_t r = 0;
@@ -55,6 +43,7 @@ static inline uint32_t q8_code(float v, float inv, int zero) {
     return (uint32_t)((int)__builtin_rintf(t) + zero);
 }
 
+#if defined(__x86_64__)
 BW static void quantize_row_avx512(const float *x, long plane, int lanes, long n, float inv, int zero,
                                    uint32_t *dst) {
     const __m512 vinv = _mm512_set1_ps(inv);
@@ -76,8 +65,9 @@ BW static void quantize_row_avx512(const float *x, long plane, int lanes, long n
         _mm512_mask_storeu_epi32(dst + p, m, word);
     }
 }
+#endif
 
-void cvm_q8_quantize(const float *x, long channels, long height, long width, long r0, long r1,
+static void quantize(const cvm_q8_rows *rows, const float *x, long channels, long height, long width, long r0, long r1,
                      float inv_scale, int zero, long g0, long g1, uint32_t *words, long group_stride) {
     const long wp = width + 2, plane = height * width;
     const uint32_t zero_word = (uint32_t)zero * 0x01010101u;
@@ -90,8 +80,8 @@ void cvm_q8_quantize(const float *x, long channels, long height, long width, lon
             uint32_t *row = dst + (r + 1) * wp;
             row[0] = row[wp - 1] = zero_word;
             const float *src = x + 4 * g * plane + r * width;
-            if (q8_avx512()) {
-                quantize_row_avx512(src, plane, lanes, width, inv_scale, zero, row + 1);
+            if (rows->quantize) {
+                rows->quantize(src, plane, lanes, width, inv_scale, zero, row + 1);
                 continue;
             }
             for (long c = 0; c < width; c++) {
@@ -106,8 +96,8 @@ void cvm_q8_quantize(const float *x, long channels, long height, long width, lon
     }
 }
 
-void cvm_q8_dequantize(const uint32_t *words, long group_stride, long channels, long height, long width,
-                       float scale, int zero, long g0, long g1, float *y) {
+void cvm_q8_dequantize_plain(const uint32_t *words, long group_stride, long channels, long height, long width,
+                             float scale, int zero, long g0, long g1, float *y) {
     const long wp = width + 2, plane = height * width;
     for (long g = g0; g < g1; g++) {
         for (int t = 0; t < 4 && 4 * g + t < channels; t++) {
@@ -123,8 +113,8 @@ void cvm_q8_dequantize(const uint32_t *words, long group_stride, long channels, 
 
 // MARK: border rows
 
-void cvm_q8_fill_border_rows(uint32_t *words, long group_stride, long height, long width, long g0, long g1,
-                             uint32_t zero_word) {
+void cvm_q8_fill_border_rows_plain(uint32_t *words, long group_stride, long height, long width, long g0, long g1,
+                                   uint32_t zero_word) {
     const long wp = width + 2;
     for (long g = g0; g < g1; g++) {
         fill_words(words + g * group_stride, wp, zero_word);
@@ -134,6 +124,7 @@ void cvm_q8_fill_border_rows(uint32_t *words, long group_stride, long height, lo
 
 // MARK: stride-2 phase split
 
+#if defined(__x86_64__)
 // Even and odd words of 32 consecutive words (two-source permutes).
 #define EVEN_IDX _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
 #define ODD_IDX _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
@@ -153,11 +144,11 @@ BW static void split_row_avx512(const uint32_t *src, long len, long ne, long no,
     for (long i = b; i < ne; i++) even[i] = src[2 * i];
     for (long i = b; i < no; i++) odd[i] = src[2 * i + 1];
 }
+#endif
 
-void cvm_q8_phase_split(const uint32_t *x, long x_group_stride, long height, long width, long g0, long g1,
-                        uint32_t zero_word, uint32_t *phases, long phase_stride, long group_stride) {
+static void phase_split(const cvm_q8_rows *rows, const uint32_t *x, long x_group_stride, long height, long width,
+                        long g0, long g1, uint32_t zero_word, uint32_t *phases, long phase_stride, long group_stride) {
     const long wp = width + 2, oh = (height - 1) / 2 + 1, ow = (width - 1) / 2 + 1, owp = ow + 2;
-    const int fast = q8_avx512();
     for (long g = g0; g < g1; g++) {
         const uint32_t *src = x + g * x_group_stride;
         for (int py = 0; py < 2; py++) {
@@ -173,7 +164,7 @@ void cvm_q8_phase_split(const uint32_t *x, long x_group_stride, long height, lon
                 long ne = iy < height ? (width + 1) / 2 : 0, no = iy < height ? width / 2 : 0;
                 re[0] = ro[0] = zero_word;
                 const uint32_t *in = src + (iy + 1) * wp + 1;
-                if (fast && ne > 0) split_row_avx512(in, width, ne, no, re + 1, ro + 1);
+                if (rows->split && ne > 0) rows->split(in, width, ne, no, re + 1, ro + 1);
                 else {
                     for (long b = 0; b < ne; b++) re[1 + b] = in[2 * b];
                     for (long b = 0; b < no; b++) ro[1 + b] = in[2 * b + 1];
@@ -189,6 +180,7 @@ void cvm_q8_phase_split(const uint32_t *x, long x_group_stride, long height, lon
 
 // MARK: 2x2 max pool
 
+#if defined(__x86_64__)
 BW static void maxpool2x2_row_avx512(const uint32_t *r0, const uint32_t *r1, long ow, uint32_t *out) {
     const __m512i ei = EVEN_IDX, oi = ODD_IDX;
     long b = 0;
@@ -202,11 +194,11 @@ BW static void maxpool2x2_row_avx512(const uint32_t *r0, const uint32_t *r1, lon
     }
     for (; b < ow; b++) out[b] = max_bytes(max_bytes(r0[2 * b], r0[2 * b + 1]), max_bytes(r1[2 * b], r1[2 * b + 1]));
 }
+#endif
 
-void cvm_q8_maxpool2x2(const uint32_t *x, long x_group_stride, long height, long width, long g0, long g1,
-                       uint32_t zero_word, uint32_t *y, long y_group_stride) {
+static void maxpool2x2(const cvm_q8_rows *rows, const uint32_t *x, long x_group_stride, long height, long width,
+                       long g0, long g1, uint32_t zero_word, uint32_t *y, long y_group_stride) {
     const long wp = width + 2, oh = height / 2, ow = width / 2, owp = ow + 2;
-    const int fast = q8_avx512();
     for (long g = g0; g < g1; g++) {
         const uint32_t *src = x + g * x_group_stride;
         uint32_t *dst = y + g * y_group_stride;
@@ -215,7 +207,7 @@ void cvm_q8_maxpool2x2(const uint32_t *x, long x_group_stride, long height, long
             const uint32_t *r0 = src + (2 * a + 1) * wp + 1, *r1 = r0 + wp;
             uint32_t *out = dst + (a + 1) * owp;
             out[0] = out[owp - 1] = zero_word;
-            if (fast) maxpool2x2_row_avx512(r0, r1, ow, out + 1);
+            if (rows->maxpool2x2) rows->maxpool2x2(r0, r1, ow, out + 1);
             else
                 for (long b = 0; b < ow; b++)
                     out[1 + b] = max_bytes(max_bytes(r0[2 * b], r0[2 * b + 1]), max_bytes(r1[2 * b], r1[2 * b + 1]));
@@ -237,21 +229,62 @@ static void window_max_plain(const uint32_t *in, long n, long r, uint32_t *out) 
     }
 }
 
-void cvm_q8_maxpool_same(const uint32_t *x, long x_group_stride, long height, long width, long r, long g0,
-                         long g1, uint32_t zero_word, uint32_t *y, long y_group_stride) {
+#if defined(__x86_64__)
+// Lanes l of the 16 words from c whose c + l is in [0, n).
+static inline __mmask16 lanes_inside(long c, long n) {
+    long a = c < 0 ? -c : 0, b = n - c > 16 ? 16 : n - c;
+    if (b <= a) return 0;
+    return (__mmask16)((((1u << b) - 1) >> a) << a);
+}
+
+// The same pool on 16-word vectors: rows by masked loads (outside the row reads as code 0,
+// the -infinity of codes), written into the output's interior; then columns, a strip of 16
+// words at a time through a buffer of the strip's rows.
+BW static void maxpool_same_avx512(const uint32_t *src, long height, long width, long r, uint32_t *dst) {
+    const long wp = width + 2;
+    for (long i = 0; i < height; i++) {
+        const uint32_t *in = src + (i + 1) * wp + 1;
+        uint32_t *out = dst + (i + 1) * wp + 1;
+        for (long c = 0; c < width; c += 16) {
+            __m512i m = _mm512_setzero_si512();
+            for (long d = -r; d <= r; d++) m = _mm512_max_epu8(m, _mm512_maskz_loadu_epi32(lanes_inside(c + d, width), in + c + d));
+            _mm512_mask_storeu_epi32(out + c, lanes_inside(c, width), m);
+        }
+    }
+    __m512i strip[height > 0 ? height : 1];
+    for (long c = 0; c < width; c += 16) {
+        __mmask16 lanes = lanes_inside(c, width);
+        for (long i = 0; i < height; i++) strip[i] = _mm512_maskz_loadu_epi32(lanes, dst + (i + 1) * wp + 1 + c);
+        for (long i = 0; i < height; i++) {
+            long a = i - r < 0 ? 0 : i - r, b = i + r >= height ? height - 1 : i + r;
+            __m512i m = strip[a];
+            for (long k = a + 1; k <= b; k++) m = _mm512_max_epu8(m, strip[k]);
+            _mm512_mask_storeu_epi32(dst + (i + 1) * wp + 1 + c, lanes, m);
+        }
+    }
+}
+#endif
+
+static void maxpool_same(const cvm_q8_rows *rows, const uint32_t *x, long x_group_stride, long height, long width,
+                         long r, long g0, long g1, uint32_t zero_word, uint32_t *y, long y_group_stride) {
     const long wp = width + 2;
     for (long g = g0; g < g1; g++) {
         const uint32_t *src = x + g * x_group_stride;
         uint32_t *dst = y + g * y_group_stride;
-        // Rows first into the output's interior, then columns in place through one column
-        // buffer: a window never leaves the plane (shorter at the edges), so the border stays
-        // out of it and is written last.
-        for (long i = 0; i < height; i++) window_max_plain(src + (i + 1) * wp + 1, width, r, dst + (i + 1) * wp + 1);
-        uint32_t column[height > 0 ? height : 1], result[height > 0 ? height : 1];
-        for (long c = 0; c < width; c++) {
-            for (long i = 0; i < height; i++) column[i] = dst[(i + 1) * wp + 1 + c];
-            window_max_plain(column, height, r, result);
-            for (long i = 0; i < height; i++) dst[(i + 1) * wp + 1 + c] = result[i];
+        if (rows->maxpool_same) {
+            rows->maxpool_same(src, height, width, r, dst);
+        } else {
+            // Rows first into the output's interior, then columns in place through one column
+            // buffer: a window never leaves the plane (shorter at the edges), so the border stays
+            // out of it and is written last.
+            for (long i = 0; i < height; i++)
+                window_max_plain(src + (i + 1) * wp + 1, width, r, dst + (i + 1) * wp + 1);
+            uint32_t column[height > 0 ? height : 1], result[height > 0 ? height : 1];
+            for (long c = 0; c < width; c++) {
+                for (long i = 0; i < height; i++) column[i] = dst[(i + 1) * wp + 1 + c];
+                window_max_plain(column, height, r, result);
+                for (long i = 0; i < height; i++) dst[(i + 1) * wp + 1 + c] = result[i];
+            }
         }
         fill_words(dst, wp, zero_word);
         fill_words(dst + (height + 1) * wp, wp, zero_word);
@@ -261,6 +294,7 @@ void cvm_q8_maxpool_same(const uint32_t *x, long x_group_stride, long height, lo
 
 // MARK: nearest upsampling by 2
 
+#if defined(__x86_64__)
 BW static void upsample_row_avx512(const uint32_t *in, long w, uint32_t *out) {
     const __m512i lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
     const __m512i hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
@@ -272,11 +306,11 @@ BW static void upsample_row_avx512(const uint32_t *in, long w, uint32_t *out) {
     }
     for (; c < w; c++) out[2 * c] = out[2 * c + 1] = in[c];
 }
+#endif
 
-void cvm_q8_upsample2x(const uint32_t *x, long x_group_stride, long height, long width, long g0, long g1,
-                       uint32_t zero_word, uint32_t *y, long y_group_stride) {
+static void upsample2x(const cvm_q8_rows *rows, const uint32_t *x, long x_group_stride, long height, long width,
+                       long g0, long g1, uint32_t zero_word, uint32_t *y, long y_group_stride) {
     const long wp = width + 2, oh = 2 * height, ow = 2 * width, owp = ow + 2;
-    const int fast = q8_avx512();
     for (long g = g0; g < g1; g++) {
         const uint32_t *src = x + g * x_group_stride;
         uint32_t *dst = y + g * y_group_stride;
@@ -285,7 +319,7 @@ void cvm_q8_upsample2x(const uint32_t *x, long x_group_stride, long height, long
             const uint32_t *in = src + (a + 1) * wp + 1;
             uint32_t *out = dst + (2 * a + 1) * owp;
             out[0] = out[owp - 1] = zero_word;
-            if (fast) upsample_row_avx512(in, width, out + 1);
+            if (rows->upsample) rows->upsample(in, width, out + 1);
             else
                 for (long c = 0; c < width; c++) out[1 + 2 * c] = out[2 + 2 * c] = in[c];
             memcpy(out + owp, out, (size_t)owp * sizeof(uint32_t));
@@ -293,3 +327,37 @@ void cvm_q8_upsample2x(const uint32_t *x, long x_group_stride, long height, long
         fill_words(dst + (oh + 1) * owp, owp, zero_word);
     }
 }
+
+// MARK: each level's versions
+
+// The drivers above with one level's row loops.
+#define Q8_MAP_LEVEL(level, rows)                                                                                  \
+    void cvm_q8_quantize_##level CVM_Q8_QUANTIZE_PARAMS {                                                          \
+        quantize(rows, x, channels, height, width, r0, r1, inv_scale, zero, g0, g1, words, group_stride);         \
+    }                                                                                                              \
+    void cvm_q8_phase_split_##level CVM_Q8_PHASE_SPLIT_PARAMS {                                                    \
+        phase_split(rows, x, x_group_stride, height, width, g0, g1, zero_word, phases, phase_stride, group_stride); \
+    }                                                                                                              \
+    void cvm_q8_maxpool2x2_##level CVM_Q8_MAXPOOL2X2_PARAMS {                                                      \
+        maxpool2x2(rows, x, x_group_stride, height, width, g0, g1, zero_word, y, y_group_stride);                  \
+    }                                                                                                              \
+    void cvm_q8_upsample2x_##level CVM_Q8_UPSAMPLE_PARAMS {                                                        \
+        upsample2x(rows, x, x_group_stride, height, width, g0, g1, zero_word, y, y_group_stride);                  \
+    }                                                                                                              \
+    void cvm_q8_maxpool_same_##level CVM_Q8_MAXPOOL_SAME_PARAMS {                                                  \
+        maxpool_same(rows, x, x_group_stride, height, width, r, g0, g1, zero_word, y, y_group_stride);             \
+    }
+
+static const cvm_q8_rows plain_rows = {0, 0, 0, 0, 0};
+Q8_MAP_LEVEL(plain, &plain_rows)
+
+#if defined(__x86_64__)
+static const cvm_q8_rows avx512_rows = {quantize_row_avx512, split_row_avx512, maxpool2x2_row_avx512,
+                                        upsample_row_avx512, maxpool_same_avx512};
+Q8_MAP_LEVEL(avx512, &avx512_rows)
+Q8_MAP_LEVEL(avx2, &cvm_q8_rows_avx2)
+#endif
+
+#if defined(__aarch64__)
+Q8_MAP_LEVEL(neon, &cvm_q8_rows_neon)
+#endif

@@ -71,9 +71,10 @@ CVM_AVX512 void cvm_winograd4_input_avx512 CVM_WINOGRAD4_INPUT_PARAMS {
     // place with masked loads (masked-out lanes are never touched, so the -1st and w-th columns
     // need no padding copy).
     const long width = 4 * tw + 2, first = 4 * tx0 - 1;
-    // + 80: a last block of 16 tiles reads up to 4 * 16 + 6 floats from its start, past the window
-    // (zeros, so no garbage, and no denormal slow paths, go through the arithmetic).
-    float e[6][4 * MAX_TILE_COLUMNS + 80] __attribute__((aligned(64)));
+    // 80 zeros after the window: a last block of 16 tiles reads up to 4 * 16 + 6 floats from its
+    // start, past the window (zeros, so no garbage, and no denormal slow paths, go through the
+    // arithmetic). The window is up to 4 * 256 + 2 floats, hence + 96.
+    float e[6][4 * MAX_TILE_COLUMNS + 96] __attribute__((aligned(64)));
     for (int i = 0; i < 6; i++) memset(e[i] + width, 0, sizeof(float) * 80);
     for (long c = 0; c < channels; c++) {
         const float *plane = x + c * h * w;

@@ -23,11 +23,9 @@ public enum Int8Execution {
         }
     }
 
-    /// Whether this machine can run the int8 path at all (AVX-512 VNNI, and the kernel level not
-    /// capped below avx512 by YOLOV7_ISA: its AVX2 and plain versions are still to come).
-    public static var available: Bool {
-        Int8ConvKernel.available && KernelISA.current == .avx512 && KernelISA.features.contains("avx512vnni")
-    }
+    /// Whether this machine can run the int8 path: everywhere (the kernels' plain C level runs on
+    /// any CPU; `KernelISA.int8Level` says which level runs).
+    public static var available: Bool { Int8ConvKernel.available }
 
     /// Checks `ranges` against the model's u8 maps (`YOLOModel.int8MapNames`): one finite range
     /// with min <= max for every map and none for maps the model does not have. `source` names

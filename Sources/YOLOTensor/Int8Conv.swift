@@ -178,13 +178,16 @@ public final class Int8Conv: Sendable {
     public var geometry: ConvGeometry { weights.geometry }
 }
 
-/// The int8 conv on u8 maps (CVectorMath/Int8GEMM.c): every output pixel is a "virtual column"
+/// The int8 conv on u8 maps (CVectorMath/Int8GEMM*.c, at the int8 level `KernelISA.int8Level`
+/// picks: AVX-512 VNNI, AVX-VNNI, AVX2, NEON with or without dotprod, plain C; all give the same
+/// codes): every output pixel is a "virtual column"
 /// of the output's padded plane, and each k group reads the input word at a fixed offset from
 /// it, so no column panel is ever built: stride-1 convs read the input map itself, 3x3
 /// stride-2 convs its four phase planes (`cvm_q8_phase_split`, made into the conv's
 /// temporary). The epilogue writes the next map's u8 codes (requantized with its grid, 4
 /// filters to a word, its border columns the zero point) or FP32 planes (the detection head).
 public enum Int8ConvKernel {
+    /// True on every CPU: the plain C level runs anywhere.
     public static let available = cvm_int8_available() != 0
 
     /// Geometries the product runs: stride 1 with "same" padding up to 1 (1x1, 3x3), and 3x3
@@ -219,7 +222,7 @@ public enum Int8ConvKernel {
     /// input's planes (stride 1) or the phase planes (stride 2: tap i of a 3x3 stride-2 kernel
     /// reads input row 2a - 1 + i of output row a, which is row a - 1 of the odd phase for
     /// i = 0, row a of the even phase for i = 1 and of the odd phase for i = 2; so for columns).
-    static func columnOffsets(_ g: ConvGeometry, input: U8MapLayout) -> [Int] {
+    public static func columnOffsets(_ g: ConvGeometry, input: U8MapLayout) -> [Int] {
         let groups = input.groups
         var offsets = [Int](repeating: 0, count: g.kernelH * g.kernelW * groups)
         if g.stride == 1 {
@@ -248,9 +251,11 @@ public enum Int8ConvKernel {
     }
 
     /// Runs the conv on every batch item of `input` (`temporary`: arena offset of
-    /// `temporaryWords` elements).
+    /// `temporaryWords` elements). `offsets`: `columnOffsets` made once by the caller (a plan),
+    /// else computed here.
     public static func forward(_ ws: inout Workspace, input: U8View, output: Output, conv: Int8Conv, bias: [Float],
-                               activation: Activation, temporary: Int = 0, workers requested: Int? = nil) {
+                               activation: Activation, temporary: Int = 0, offsets given: [Int]? = nil,
+                               workers requested: Int? = nil) {
         let g = conv.geometry
         let l = input.layout
         precondition(applies(g), "int8 conv: geometry \(g) has no u8 product")
@@ -266,7 +271,7 @@ public enum Int8ConvKernel {
                          && v.storage == .arena, "int8 conv: output \(v) does not fit")
         }
         let workers = max(1, requested ?? ws.threadCount)
-        let offsets = columnOffsets(g, input: l)
+        let offsets = given ?? columnOffsets(g, input: l)
         let kgroups = offsets.count
         let depth = conv.weights.depth
         precondition(depth == 4 * kgroups, "int8 conv: weights' depth \(depth) for \(kgroups) k groups")

@@ -37,9 +37,21 @@ public enum KernelISA: Int32, Sendable, CaseIterable, CustomStringConvertible {
     /// The level's name as `YOLOV7_ISA` and bench's JSON write it.
     public var description: String { String(cString: cvm_isa_name(rawValue)) }
 
-    /// The level and its features, as `bench` and `detect` print them ("avx512 (avx512vnni avxvnni)").
-    public static var summary: String {
-        features.isEmpty ? current.description : "\(current) (\(features.joined(separator: " ")))"
+    /// The level and its features, as `bench` and `detect` print them ("avx512 (avx512vnni avxvnni)"),
+    /// and with `int8` the int8 kernels' level after it ("..., int8 avx512-vnni").
+    public static func summary(int8: Bool = false) -> String {
+        let fp32 = features.isEmpty ? current.description : "\(current) (\(features.joined(separator: " ")))"
+        return int8 ? "\(fp32), int8 \(int8Level)" : fp32
+    }
+
+    /// The level the int8 kernels (`Int8ConvKernel`, the u8 map kernels) run at, which follows the
+    /// level in effect and its features: "avx512-vnni", "avx2-vnni" (AVX-VNNI), "avx2"
+    /// (vpmaddubsw), "baseline" / "plain", "neon-dotprod", "neon". Every one gives the same codes.
+    public static var int8Level: String { String(cString: cvm_int8_name(cvm_int8_level())) }
+
+    /// Every int8 level this build and CPU run, by name (tests).
+    public static var int8Supported: [String] {
+        (0..<Int32(CVM_INT8_COUNT)).filter { cvm_int8_supported($0) != 0 }.map { String(cString: cvm_int8_name($0)) }
     }
 
     /// Whether the level has vector versions of the blocked pointwise kernel and the F(4x4)

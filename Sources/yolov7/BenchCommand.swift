@@ -62,6 +62,9 @@ struct BenchReport: Codable {
     var layers: [LayerRow]?
     /// fp32 or int8 (`--precision`).
     var precision = "fp32"
+    /// With int8, the level the int8 kernels ran at (`KernelISA.int8Level`: avx512-vnni,
+    /// avx2-vnni, avx2, baseline, neon-dotprod, neon, plain); absent for fp32.
+    var isa_int8: String?
     var layers_sum_ms: Double?
     var profiled_total_ms: Double?
     var outside_graph: Outside?
@@ -231,9 +234,11 @@ struct BenchCommand: ParsableCommand {
                 blas_core: BLASThreads.coreName, isa: KernelISA.current.description, times_ms: times,
                 cpu_ms: percentile(cpu, 0.5))
             report.precision = precision.precision.rawValue
+            let int8 = precision.precision == .int8
+            if int8 { report.isa_int8 = KernelISA.int8Level }
 
             print("model \(modelName): input \(s), \(String(format: "%.2f", flops / 1e9)) GFLOP, "
-                  + "weights \(bytes(model.weightBytes)), \(cores) threads (kernels \(KernelISA.summary), BLAS core \(BLASThreads.coreName))")
+                  + "weights \(bytes(model.weightBytes)), \(cores) threads (kernels \(KernelISA.summary(int8: int8)), BLAS core \(BLASThreads.coreName))")
             print(String(format: "latency: median %.2f ms, p90 %.2f ms, min %.2f ms over %d runs (%d warm-up); %.2f images/s, %.1f GFLOP/s; CPU %.1f ms/run",
                          median, p90, report.min_ms, runs, warmup, report.images_per_s, report.gflops_per_s, report.cpu_ms))
             report.winograd_tuning = tuning

@@ -134,7 +134,7 @@ struct DetectCommand: ParsableCommand {
             let boxes = all.reduce(0) { $0 + $1.detections.count }
             print(String(format: "Done: %d images, %d detections, %d failed, %.1f ms/image (%.2f s, %d threads",
                          all.count, boxes, failures, seconds * 1000 / Double(max(paths.count, 1)), seconds, cores)
-                  + ", kernels \(KernelISA.summary))")
+                  + ", kernels \(KernelISA.summary(int8: precision.precision == .int8)))")
         }
         if failures > 0 { throw ExitCode(2) }
     }

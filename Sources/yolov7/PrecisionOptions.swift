@@ -11,7 +11,7 @@ enum Precision: String, ExpressibleByArgument, CaseIterable {
 }
 
 struct PrecisionOptions: ParsableArguments {
-    @Option(help: "Activations: fp32, or int8 (u8 activations per tensor x 8-bit or packed 4-bit weights, AVX-512 VNNI; needs calibration images).")
+    @Option(help: "Activations: fp32, or int8 (u8 activations per tensor x 8-bit or packed 4-bit weights; needs calibration images or weights that store activation ranges).")
     var precision: Precision = .fp32
 
     @Option(name: .customLong("calib"), help: "int8: calibration images for the activation ranges: a dataset (its train split) or a folder of images. Never the test split.")
@@ -36,9 +36,6 @@ struct PrecisionOptions: ParsableArguments {
     /// on `fallback` (a dataset whose train split is used). Prints one summary line on stderr.
     func apply(to model: YOLOModel, size: Int, fallback: String? = nil) throws {
         guard precision == .int8 else { return }
-        guard Int8Execution.available else {
-            throw ValidationError("--precision int8 needs a CPU with AVX-512 VNNI (and YOLOV7_ISA, if set, at avx512)")
-        }
         let start = Date()
         let ranges: [String: ActivationRange], origin: String
         if calib == nil, let stored = model.storedInt8Ranges {

@@ -5,11 +5,15 @@
 // and awkward shapes. Bounds are those of the Swift tests (Tests/YOLOTensorTests); vector
 // transforms and epilogues must equal the plain ones exactly, as their comments claim.
 //
+// The int8 kernels' cases are in harness_int8.c.
+//
 // One line per case; exit status 1 if any fails. Arguments: --expect LEVEL[,FEATURE|,no-FEATURE]
-// checks what the dispatcher found (e.g. neon,dotprod under `qemu-aarch64 -cpu max`).
+// [,int8=INT8_LEVEL] checks what the dispatcher found (e.g. neon,dotprod,int8=neon-dotprod under
+// `qemu-aarch64 -cpu max`).
 #include "Kernels.h"
 #include "EpilogueScalar.h"
 #include "CVectorMathDispatch.h"
+#include "harness.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,11 +72,11 @@ static long mismatches(const float *a, const float *b, long n) {
     return bad;
 }
 
-static void report(const char *level, const char *kernel, const char *shape, double error, double bound) {
+void report(const char *level, const char *kernel, const char *shape, double error, double bound) {
     cases++;
     const int ok = error <= bound;
     if (!ok) failures++;
-    printf("%s %-8s %-20s %-34s max error %.3g (bound %.3g)\n", ok ? "PASS" : "FAIL", level, kernel, shape, error,
+    printf("%s %-11s %-20s %-34s max error %.3g (bound %.3g)\n", ok ? "PASS" : "FAIL", level, kernel, shape, error,
            bound);
 }
 
@@ -592,8 +596,6 @@ static void check_level(const char *level, const cvm_fp32_kernels *k, const cvm_
     check_winograd_output(level, k, plain, 1);
     check_pooling(level, k);
     check_grid_rows(level, k);
-    // The int8 kernels' cases (cvm_int8_*: AVX-512 VNNI, AVX-VNNI, AVX2, NEON with and without
-    // dotprod, plain) go here with their table.
 }
 
 static const char *feature_list(int features) {
@@ -605,7 +607,8 @@ static const char *feature_list(int features) {
     return text[0] ? text + 1 : "none";
 }
 
-// --expect LEVEL[,FEATURE][,no-FEATURE]: the level in effect and features present or absent.
+// --expect LEVEL[,FEATURE][,no-FEATURE][,int8=INT8_LEVEL]: the level in effect, features present
+// or absent, the int8 level in effect.
 static int expectation_holds(const char *expect) {
     char copy[128];
     snprintf(copy, sizeof copy, "%s", expect);
@@ -613,9 +616,14 @@ static int expectation_holds(const char *expect) {
     for (char *item = strtok(copy, ","); item; item = strtok(NULL, ",")) {
         int want_absent = strncmp(item, "no-", 3) == 0, bit = 0;
         const char *name = want_absent ? item + 3 : item;
+        if (strncmp(item, "int8=", 5) == 0) {
+            if (strcmp(item + 5, cvm_int8_name(cvm_int8_level())) != 0) ok = 0;
+            continue;
+        }
         if (strcmp(name, "dotprod") == 0) bit = CVM_FEATURE_DOTPROD;
         else if (strcmp(name, "avx512vnni") == 0) bit = CVM_FEATURE_AVX512VNNI;
         else if (strcmp(name, "avxvnni") == 0) bit = CVM_FEATURE_AVXVNNI;
+        else if (strcmp(name, "vnni") == 0) bit = CVM_FEATURE_AVX512VNNI | CVM_FEATURE_AVXVNNI;
         if (bit) {
             if (!!(cvm_isa_features() & bit) == want_absent) ok = 0;
         } else if (strcmp(name, cvm_isa_name(cvm_isa_level())) != 0) {
@@ -630,13 +638,14 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--expect") == 0 && i + 1 < argc) expect = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--expect LEVEL[,FEATURE|,no-FEATURE]...]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--expect LEVEL[,FEATURE|,no-FEATURE|,int8=INT8_LEVEL]...]\n", argv[0]);
             return 2;
         }
     }
     const char *problem = cvm_isa_request_problem();
-    printf("cpu: %s; in effect: %s, features: %s%s%s\n", cvm_isa_name(cvm_isa_cpu_level()),
-           cvm_isa_name(cvm_isa_level()), feature_list(cvm_isa_features()), problem ? "; " : "", problem ? problem : "");
+    printf("cpu: %s; in effect: %s, features: %s, int8: %s%s%s\n", cvm_isa_name(cvm_isa_cpu_level()),
+           cvm_isa_name(cvm_isa_level()), feature_list(cvm_isa_features()), cvm_int8_name(cvm_int8_level()),
+           problem ? "; " : "", problem ? problem : "");
     if (expect) {
         const int ok = expectation_holds(expect);
         cases++;
@@ -649,6 +658,7 @@ int main(int argc, char **argv) {
         if (k) check_level(cvm_isa_name(level), k, plain);
     }
     check_level("dispatch", &dispatched, plain);
+    check_int8_levels();
     printf("%d passed, %d failed\n", cases - failures, failures);
     return failures ? 1 : 0;
 }

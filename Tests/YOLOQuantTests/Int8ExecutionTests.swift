@@ -63,7 +63,7 @@ struct Int8ExecutionTests {
         return (matched, confidence, fp32.count, summary)
     }
 
-    @Test(.enabled(if: Int8ExecutionAvailability.available, "needs AVX-512 VNNI"))
+    @Test
     func int8AgreesWithFP32OnARealImage() throws {
         let model = try ModelLoader.load(path: Self.root.appendingPathComponent("weights/yolov7-tiny-bccd.pt").path)
         let r = try compare(model)
@@ -77,7 +77,7 @@ struct Int8ExecutionTests {
 
     /// 4-bit packed per-filter weights run from their codes (unpacked in the kernel): the int8
     /// activations cost about as little as with FP32 weights.
-    @Test(.enabled(if: Int8ExecutionAvailability.available, "needs AVX-512 VNNI"))
+    @Test
     func packedFourBitWeightsRunFromTheirCodes() throws {
         let model = try ModelLoader.load(path: Self.root.appendingPathComponent("weights/yolov7-tiny-bccd.pt").path)
         let settings = try QuantizationSettings(scheme: "affine", bits: 4, granularity: "filter")
@@ -118,7 +118,7 @@ struct Int8PassTests {
         }
     }
 
-    @Test(.enabled(if: Int8ExecutionAvailability.available, "needs AVX-512 VNNI"))
+    @Test
     func tinyPassMatchesReference() throws {
         let model = try ModelLoader.load(path: Int8ExecutionTests.root.appendingPathComponent("weights/yolov7-tiny-bccd.pt").path)
         let x = try Int8ExecutionTests.input("BloodImage_00249.jpg", model: model)
@@ -126,7 +126,7 @@ struct Int8PassTests {
         try Self.check(model, input: x, calibrateOn: calib)
     }
 
-    @Test(.enabled(if: Int8ExecutionAvailability.available, "needs AVX-512 VNNI"), arguments: ["yolov7-random", "yolov7-e6-random"])
+    @Test(arguments: ["yolov7-random", "yolov7-e6-random"])
     func randomModelPassMatchesReference(name: String) throws {
         let model = try ModelLoader.load(path: QuantModelFixtures.modelFixtures.appendingPathComponent("\(name).pt").path)
         let size = 2 * model.maxStride * 3
@@ -134,7 +134,7 @@ struct Int8PassTests {
                        calibrateOn: [QuantModelFixtures.input(size: size, seed: 4), QuantModelFixtures.input(size: size, seed: 5)])
     }
 
-    @Test(.enabled(if: Int8ExecutionAvailability.available, "needs AVX-512 VNNI"))
+    @Test
     func rangesAreChecked() throws {
         let model = try ModelLoader.load(path: QuantModelFixtures.randomModel)
         let names = model.int8MapNames
@@ -159,8 +159,4 @@ struct Int8PassTests {
         #expect(error(ranges).hasPrefix("q.safetensors: activation range of \(names[0]) is negative"))
         #expect(model.int8Ranges == nil, "a refused range set leaves the model in FP32")
     }
-}
-
-enum Int8ExecutionAvailability {
-    static var available: Bool { Int8Execution.available }
 }

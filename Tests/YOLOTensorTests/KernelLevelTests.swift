@@ -28,6 +28,28 @@ struct KernelDispatchTests {
         #expect(kernelLevels.count == KernelISA.supported.count)
         #expect(PointwiseKernel.available == KernelISA.current.hasVectorKernels)
     }
+
+    /// The int8 kernels' level follows the level in effect and its features (CVectorMathDispatch.h),
+    /// so tools/test.sh's runs at YOLOV7_ISA=avx2 (AVX-VNNI here), avx2,no-vnni (vpmaddubsw) and
+    /// baseline run the int8 suites on each int8 product.
+    @Test func int8LevelFollowsTheLevel() {
+        let features = Set(KernelISA.features)
+        let expected: String
+        switch KernelISA.current {
+        case .avx512:
+            expected = features.contains("avx512vnni") ? "avx512-vnni" : features.contains("avxvnni") ? "avx2-vnni" : "avx2"
+        case .avx2: expected = features.contains("avxvnni") ? "avx2-vnni" : "avx2"
+        case .neon: expected = features.contains("dotprod") ? "neon-dotprod" : "neon"
+        case .plain: expected = KernelISA.plain.description
+        }
+        #expect(KernelISA.int8Level == expected)
+        #expect(Int8ConvKernel.available)
+        #expect(KernelISA.int8Supported.contains(KernelISA.int8Level))
+        #expect(KernelISA.int8Supported.contains(KernelISA.plain.description))
+        let requested = ProcessInfo.processInfo.environment["YOLOV7_ISA"] ?? ""
+        if requested.contains("no-vnni") { #expect(!features.contains("avx512vnni") && !features.contains("avxvnni")) }
+        if requested.contains("no-dotprod") { #expect(!features.contains("dotprod")) }
+    }
 }
 
 struct KernelLevelTests {

@@ -2,7 +2,8 @@ import CVectorMath
 import Testing
 @testable import YOLOTensor
 
-/// The u8 map kernels (CVectorMath/Int8Maps.c), AVX-512 and plain, against plain Swift: the
+/// The u8 map kernels (CVectorMath/Int8Maps*.c), the int8 level's vector rows (`avx512: true`,
+/// whichever level is in effect) and the plain loops, against plain Swift: the
 /// codes of quantizing a map (`ActivationQuantization.quantize` per value), max pools and
 /// upsampling on codes (the FP32 references in FeatureOps applied to the codes: max and copies
 /// are exact, so the codes must be equal), dequantizing (`scale * (u - zero)`), and every map
@@ -102,8 +103,8 @@ struct U8MapTests {
     }
 
     /// Stride-2 convs read the phase planes: the whole conv against its reference with the
-    /// plain phase split (the AVX-512 one runs in Int8ConvTests).
-    @Test(.enabled(if: Int8ConvKernel.available, "needs AVX-512 VNNI"))
+    /// plain phase split (the level's vector one runs in Int8ConvTests).
+    @Test
     func plainPhaseSplitInStrideTwoConv() {
         cvm_q8_use_avx512(0)
         defer { cvm_q8_use_avx512(1) }

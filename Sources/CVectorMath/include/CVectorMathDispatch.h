@@ -5,6 +5,8 @@
 #ifndef CVECTORMATH_DISPATCH_H
 #define CVECTORMATH_DISPATCH_H
 
+#include "CVectorMathInt8.h"
+
 /// Kernel levels. PLAIN is plain C that compiles anywhere (named "baseline" on x86-64, where it
 /// is compiled for the x86-64 baseline, and "plain" elsewhere); AVX2 means AVX2 + FMA; AVX512
 /// means AVX-512 F/DQ/BW/VL; NEON is aarch64's Advanced SIMD. On x86-64 they are ordered
@@ -34,7 +36,7 @@ const char *cvm_isa_request_problem(void);
 /// Every FP32 kernel entry point, as one level implements it (the public functions of
 /// CVectorMath.h and CVectorMathPooling.h, documented there; `pointwise` is
 /// cvm_pointwise_prefetching; `bias_activate` applies the conv epilogue, act a CVM_ACT_ code,
-/// to a run of floats). The int8 kernels get a table of their own.
+/// to a run of floats). The int8 kernels have a table of their own (cvm_int8_kernels, below).
 typedef struct cvm_fp32_kernels {
     void (*bias_activate)(float *p, long count, float bias, int act, float slope);
     void (*winograd_weights)(const float *g, long count, float *u, long stride);
@@ -64,5 +66,56 @@ typedef struct cvm_fp32_kernels {
 
 /// A level's kernels, or null where this build or CPU cannot run it.
 const cvm_fp32_kernels *cvm_fp32_kernels_at(int level);
+
+/// Int8 kernel levels (the u8 x s8 product and the u8 map kernels of CVectorMathInt8.h): an FP32
+/// level and the dot-product instruction it may use. The one in effect is the best that the
+/// level in effect and its features allow: avx512 with AVX-512 VNNI runs AVX512VNNI; avx2 or
+/// avx512 with AVX-VNNI runs AVXVNNI; avx2 or avx512 otherwise AVX2 (vpmaddubsw / vpmaddwd);
+/// neon with the dot-product extension NEON_DOTPROD, else NEON (vmull / vpadal); the plain level
+/// PLAIN. Every level gives exactly the plain level's codes and floats.
+enum {
+    CVM_INT8_PLAIN = 0,
+    CVM_INT8_AVX2 = 1,
+    CVM_INT8_AVXVNNI = 2,
+    CVM_INT8_AVX512VNNI = 3,
+    CVM_INT8_NEON = 4,
+    CVM_INT8_NEON_DOTPROD = 5,
+    CVM_INT8_COUNT = 6
+};
+
+/// The int8 level in effect (follows cvm_isa_level and cvm_isa_features).
+int cvm_int8_level(void);
+/// Whether this build and CPU can run an int8 level (PLAIN always can).
+int cvm_int8_supported(int level);
+/// An int8 level's name: "avx512-vnni", "avx2-vnni", "avx2", "baseline" (x86-64) or "plain",
+/// "neon", "neon-dotprod"; "?" if unknown.
+const char *cvm_int8_name(int level);
+
+/// Every int8 kernel entry point of CVectorMathInt8.h, as one int8 level implements it (those
+/// without a vector version are the plain ones at every level).
+typedef struct cvm_int8_kernels {
+    void (*gemm)(const uint32_t *x, const long *offsets, long kgroups, const int8_t *w, long ldw,
+                 const uint8_t *codes, const int8_t *code_offset, int8_t *wbuf, const int32_t *corr,
+                 const float *scale, const float *bias, long f0, long f1, long q0, long q1, int act, float slope,
+                 const cvm_q8_output *out);
+    void (*unpack4)(const uint8_t *codes, long count, int offset, int8_t *out);
+    void (*quantize)(const float *x, long channels, long height, long width, long r0, long r1, float inv_scale,
+                     int zero, long g0, long g1, uint32_t *words, long group_stride);
+    void (*dequantize)(const uint32_t *words, long group_stride, long channels, long height, long width, float scale,
+                       int zero, long g0, long g1, float *y);
+    void (*phase_split)(const uint32_t *x, long x_group_stride, long height, long width, long g0, long g1,
+                        uint32_t zero_word, uint32_t *phases, long phase_stride, long group_stride);
+    void (*fill_border_rows)(uint32_t *words, long group_stride, long height, long width, long g0, long g1,
+                             uint32_t zero_word);
+    void (*maxpool2x2)(const uint32_t *x, long x_group_stride, long height, long width, long g0, long g1,
+                       uint32_t zero_word, uint32_t *y, long y_group_stride);
+    void (*maxpool_same)(const uint32_t *x, long x_group_stride, long height, long width, long r, long g0, long g1,
+                         uint32_t zero_word, uint32_t *y, long y_group_stride);
+    void (*upsample2x)(const uint32_t *x, long x_group_stride, long height, long width, long g0, long g1,
+                       uint32_t zero_word, uint32_t *y, long y_group_stride);
+} cvm_int8_kernels;
+
+/// An int8 level's kernels, or null where this build or CPU cannot run them.
+const cvm_int8_kernels *cvm_int8_kernels_at(int level);
 
 #endif

@@ -1,6 +1,7 @@
 // The int8 graph's kernels: u8 activations (per-map scale and zero point) times s8 weights
-// (per-filter scale), int32 accumulation with AVX-512 VNNI (vpdpbusd), and epilogues that write
-// either the next map's u8 codes or FP32.
+// (per-filter scale), int32 accumulation (vpdpbusd with AVX-512 VNNI, or the int8 level's
+// equivalent: CVectorMathDispatch.h), and epilogues that write either the next map's u8 codes or
+// FP32.
 //
 // The one activation layout (a "u8 map"): channels in groups of 4, each group a plane of 32-bit
 // words, each word the u8 codes of the group's 4 channels at one pixel (channel 4g + t at byte
@@ -25,7 +26,7 @@
 
 #include <stdint.h>
 
-/// Whether the int8 kernels can run here (AVX-512 F/DQ/BW/VL and VNNI).
+/// Whether the int8 kernels can run here: always (the plain C level runs on any CPU).
 int cvm_int8_available(void);
 
 /// Where a product's epilogue writes.
@@ -107,7 +108,7 @@ void cvm_q8_maxpool_same(const uint32_t *x, long x_group_stride, long height, lo
 void cvm_q8_upsample2x(const uint32_t *x, long x_group_stride, long height, long width, long g0, long g1,
                        uint32_t zero_word, uint32_t *y, long y_group_stride);
 
-/// Whether the map kernels above use their AVX-512 code where the CPU has it (the default) or
+/// Whether the map kernels above use the vector code of the int8 level in effect (the default) or
 /// their plain loops (tests run both).
 void cvm_q8_use_avx512(int on);
 

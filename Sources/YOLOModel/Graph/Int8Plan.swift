@@ -20,6 +20,8 @@ struct Int8Plan {
     /// Per step: its temporary's arena offset (0 when it has none), and its int8 conv.
     let temporaries: [Int]
     let convs: [Int8Conv?]
+    /// Per int8 conv step, its k groups' word offsets (`Int8ConvKernel.columnOffsets`).
+    let columnOffsets: [[Int]]
     /// Per step of a concat: the parts it copies, with their channel offsets (the others were
     /// written in place by their producers).
     let copies: [[(map: Int, channel: Int)]]
@@ -83,6 +85,7 @@ struct Int8Plan {
         }
 
         var convs = [Int8Conv?](repeating: nil, count: steps.count)
+        var columnOffsets = [[Int]](repeating: [], count: steps.count)
         var copies = [[(map: Int, channel: Int)]](repeating: [], count: steps.count)
         for (i, step) in steps.enumerated() {
             switch step.op {
@@ -91,6 +94,7 @@ struct Int8Plan {
                     preconditionFailure("int8: \(unit.name) lowered as int8 without integer weights or an input grid")
                 }
                 convs[i] = Int8Conv(weights: weights, input: grid)
+                columnOffsets[i] = Int8ConvKernel.columnOffsets(unit.geometry, input: U8MapLayout(maps[x].shape))
             case .concat(let parts, let out):
                 var channel = 0
                 for p in parts {
@@ -103,6 +107,7 @@ struct Int8Plan {
             }
         }
         self.convs = convs
+        self.columnOffsets = columnOffsets
         self.copies = copies
     }
 
@@ -175,7 +180,7 @@ struct Int8Plan {
         case .conv(let unit, let x, let o, let act):
             let output: Int8ConvKernel.Output = graph.maps[o].storage == .u8 ? .codes(u8(o), grids[o]!) : .floats(f32(o))
             Int8ConvKernel.forward(&ws, input: u8(x), output: output, conv: convs[i]!, bias: unit.bias, activation: act,
-                                   temporary: temporaries[i])
+                                   temporary: temporaries[i], offsets: columnOffsets[i])
         case .floatConv(let unit, let x, let o, let act):
             var arena = TemporaryArena(next: temporaries[i])
             let xf = arena.view(graph.maps[x].shape)
