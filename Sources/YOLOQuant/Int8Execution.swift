@@ -5,7 +5,9 @@ import YOLOTensor
 /// u8 grid of its calibrated range, its weights become integers. Packed 4-bit weights with one
 /// group per filter (affine or symmetric) are used as they are: `code - zero` (affine) or
 /// `code - 7` (symmetric) is the integer weight exactly and the group scale its scale, so the
-/// kernel unpacks them tile by tile and the weights lose nothing more. Any other weight (FP32,
+/// kernel unpacks them tile by tile and the weights lose nothing more. So are the integer-grid
+/// formats whose integers share a scale per filter (sub-filter groups, codebooks per filter or
+/// layer: `integerGridWeights`, as dense s8). Any other weight (FP32,
 /// FP16, other packed formats) is requantized per filter to 8-bit symmetric once here.
 public enum Int8Execution {
     public struct Summary: Sendable, CustomStringConvertible {
@@ -14,7 +16,7 @@ public enum Int8Execution {
         public var kept: [String] = []
 
         public var description: String {
-            "int8: \(packed4 + requantized) convs (\(packed4) from packed 4-bit codes, \(requantized) requantized to 8-bit), "
+            "int8: \(packed4 + requantized) convs (\(packed4) from packed codes, \(requantized) requantized to 8-bit), "
                 + "\(kept.count) kept in FP32" + (kept.isEmpty ? "" : " (\(kept.joined(separator: ", ")))")
         }
     }
@@ -33,7 +35,7 @@ public enum Int8Execution {
                 continue
             }
             let weights: Int8ConvWeights
-            if let packed = packed4(conv) {
+            if let packed = packed4(conv) ?? integerGridWeights(conv) {
                 weights = packed
                 summary.packed4 += 1
             } else {
@@ -63,7 +65,7 @@ public enum Int8Execution {
             offsets = w.zero.map { Int($0) }
         case .symmetric:
             offsets = [Int](repeating: 7, count: w.layout.filterCount)
-        case .pwlq:
+        case .pwlq, .codebook:
             return nil
         }
         guard let codes = try? BitPacking.unpack(w.bytes, bits: 4, count: w.count) else { return nil }
