@@ -123,24 +123,7 @@ struct IntegerGridFileTests {
     @Test("broken integer-grid files: one-line errors naming the file and the tensor", arguments: 0..<corruptions.count)
     func corruptFiles(index: Int) throws {
         let (label, recipe, culprit, words, edit) = Self.corruptions[index]
-        let model = try ModelLoader.load(path: F.randomModel)
-        let quantized = try ModelQuantizer.quantize(model, settings: try ModelQuantizationTests.settings(recipe))
-        let scratch = try F.Scratch("grid-corrupt")
-        defer { scratch.remove() }
-        let good = scratch.path("good.safetensors"), bad = scratch.path("bad.safetensors")
-        try QuantizedModelFile.write(quantized, to: good, mode: .packed, source: "test")
-        _ = try ModelLoader.load(path: good)
-        try F.rewrite(good, to: bad, edit: edit)
-        do {
-            _ = try ModelLoader.load(path: bad)
-            Issue.record("\(label): loaded without error")
-        } catch {
-            let text = "\(error)"
-            #expect(text.hasPrefix(bad), "\(label): \(text)")
-            #expect(text.contains(culprit), "\(label): \(text)")
-            #expect(text.contains(words), "\(label): \(text)")
-            #expect(!text.contains("\n"), "\(label): \(text)")
-        }
+        try F.expectCorruptionRefused(recipe: recipe, label: label, culprit: culprit, words: words, edit: edit)
     }
 
     /// A file of mixed old and new formats is version 2; one of old formats only stays version 1

@@ -370,23 +370,7 @@ struct ModelQuantizationTests {
     @Test("broken packed files: one-line errors naming the file and the tensor", arguments: 0..<corruptions.count)
     func corruptFiles(index: Int) throws {
         let (label, culprit, words, edit) = Self.corruptions[index]
-        let model = try ModelLoader.load(path: F.randomModel)
-        let quantized = try ModelQuantizer.quantize(model, settings: try Self.settings("affine/4/filter"))
-        let scratch = try F.Scratch("corrupt")
-        defer { scratch.remove() }
-        let good = scratch.path("good.safetensors"), bad = scratch.path("bad.safetensors")
-        try QuantizedModelFile.write(quantized, to: good, mode: .packed, source: "test")
-        try F.rewrite(good, to: bad, edit: edit)
-        do {
-            _ = try ModelLoader.load(path: bad)
-            Issue.record("\(label): loaded without error")
-        } catch {
-            let text = "\(error)"
-            #expect(text.hasPrefix(bad), "\(label): \(text)")
-            #expect(text.contains(culprit), "\(label): \(text)")
-            #expect(text.contains(words), "\(label): \(text)")
-            #expect(!text.contains("\n"), "\(label): \(text)")
-        }
+        try F.expectCorruptionRefused(recipe: "affine/4/filter", label: label, culprit: culprit, words: words, edit: edit)
     }
 
     // MARK: interoperability
