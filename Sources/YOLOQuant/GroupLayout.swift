@@ -12,16 +12,25 @@
 /// | channel     | C      | c                  | W[:, c, :, :] by (f, i, j) |
 /// | fshape      | C*K    | c*K + k            | W[:, c, i, j] by f |
 /// | cshape      | F*K    | f*K + k            | W[f, :, i, j] by c |
+/// | groupN      | F*P    | f*P + j            | W[f] flat offsets j*N ..< min((j+1)*N, C*K) |
+///
+/// (groupN: N = 16, 32 or 64 and P = ceil(C*K / N) groups per filter; when N does not divide
+/// C*K, each filter's last group is shorter.)
 ///
 /// In every case a group's elements are in ascending flat index, so a pass over W in flat
 /// order visits each group's elements in their group order (the order error sums use).
-/// A group is `runCount` runs of `runLength` consecutive elements, `runStride` apart.
+/// A group is `runCount` runs of `runLength` consecutive elements, `runStride` apart (a
+/// sub-filter group is one run, cut short at the end of its filter).
 public struct GroupLayout: Equatable, Hashable, Sendable {
     public let granularity: Granularity
     /// `[F, C, kh, kw]`.
     public let shape: [Int]
     public let groupCount: Int
+    /// Elements of a group (groupN: the nominal N; a filter's last group may be shorter,
+    /// see `size(ofGroup:)`).
     public let groupSize: Int
+    /// groupN: groups per filter, ceil(C*K / N); 0 for the axis-aligned granularities.
+    public let groupsPerFilter: Int
 
     let filters: Int
     let channels: Int
@@ -39,6 +48,7 @@ public struct GroupLayout: Equatable, Hashable, Sendable {
         channels = shape[1]
         kernel = shape[2] * shape[3]
         let filterSize = channels * kernel
+        groupsPerFilter = granularity.subFilterGroupSize.map { (filterSize + $0 - 1) / $0 } ?? 0
         switch granularity {
         case .layer:
             groupCount = 1; runCount = 1; runLength = filters * filterSize; runStride = 0
@@ -50,8 +60,16 @@ public struct GroupLayout: Equatable, Hashable, Sendable {
             groupCount = channels * kernel; runCount = filters; runLength = 1; runStride = filterSize
         case .cshape:
             groupCount = filters * kernel; runCount = channels; runLength = 1; runStride = kernel
+        case .group16, .group32, .group64:
+            groupCount = filters * groupsPerFilter; runCount = 1; runLength = granularity.subFilterGroupSize!; runStride = 0
         }
         groupSize = runCount * runLength
+    }
+
+    /// Elements of group `g`: `groupSize`, except a sub-filter group cut short by its filter's end.
+    public func size(ofGroup g: Int) -> Int {
+        guard groupsPerFilter > 0 else { return groupSize }
+        return Swift.min(groupSize, filterSize - (g % groupsPerFilter) * groupSize)
     }
 
     /// Number of weights.
@@ -68,6 +86,7 @@ public struct GroupLayout: Equatable, Hashable, Sendable {
         case .channel: return g * kernel
         case .fshape: return g
         case .cshape: return (g / kernel) * filterSize + g % kernel
+        case .group16, .group32, .group64: return (g / groupsPerFilter) * filterSize + (g % groupsPerFilter) * groupSize
         }
     }
 
@@ -82,11 +101,14 @@ public struct GroupLayout: Equatable, Hashable, Sendable {
     /// The group of `W[f, c, k / kw, k % kw]`.
     @inline(__always)
     func group(filter f: Int, channel c: Int, position k: Int) -> Int {
+        if groupsPerFilter > 0 { return f * groupsPerFilter + (c * kernel + k) / groupSize }
         let (first, step) = groupsAlongKernel(filter: f, channel: c)
         return first + k * step
     }
 
-    /// Along the kernel positions k of `W[f, c, :, :]` the group is `first + k * step`.
+    /// Along the kernel positions k of `W[f, c, :, :]` the group is `first + k * step`: true
+    /// of the axis-aligned granularities only (a sub-filter group boundary can fall inside a
+    /// kernel; callers check `groupsPerFilter == 0`).
     @inline(__always)
     func groupsAlongKernel(filter f: Int, channel c: Int) -> (first: Int, step: Int) {
         switch granularity {
@@ -95,17 +117,24 @@ public struct GroupLayout: Equatable, Hashable, Sendable {
         case .channel: return (c, 0)
         case .fshape: return (c * kernel, 1)
         case .cshape: return (f * kernel, 1)
+        case .group16, .group32, .group64: preconditionFailure("groupsAlongKernel: sub-filter groups are not linear in k")
         }
+    }
+
+    /// Column (index within its filter, c*K + k) of each element of group `g`, in group order:
+    /// where a conv's input statistics for that weight are.
+    func columns(ofGroup g: Int) -> [Int] {
+        indices(ofGroup: g).map { $0 % filterSize }
     }
 
     /// Flat indices of group `g`, in group order.
     public func indices(ofGroup g: Int) -> [Int] {
         var result = [Int]()
         result.reserveCapacity(groupSize)
-        let start = base(ofGroup: g)
+        let start = base(ofGroup: g), length = runLength(ofGroup: g)
         for run in 0..<runCount {
             let runStart = start + run * runStride
-            for offset in 0..<runLength { result.append(runStart + offset) }
+            for offset in 0..<length { result.append(runStart + offset) }
         }
         return result
     }
@@ -113,23 +142,25 @@ public struct GroupLayout: Equatable, Hashable, Sendable {
     /// Copies group `g` of `values` (flat W) into `buffer`, in group order.
     func gather(group g: Int, from values: [Float], into buffer: inout [Float]) {
         buffer.removeAll(keepingCapacity: true)
-        let start = base(ofGroup: g)
+        let start = base(ofGroup: g), length = runLength(ofGroup: g)
         for run in 0..<runCount {
             let runStart = start + run * runStride
-            buffer.append(contentsOf: values[runStart..<(runStart + runLength)])
+            buffer.append(contentsOf: values[runStart..<(runStart + length)])
         }
     }
 
     /// Writes a group's codes (in group order) back to their flat positions.
     func scatter(group g: Int, codes groupCodes: [UInt8], into codes: inout [UInt8]) {
-        let start = base(ofGroup: g)
+        let start = base(ofGroup: g), length = runLength(ofGroup: g)
         var n = 0
         for run in 0..<runCount {
             let runStart = start + run * runStride
-            for offset in 0..<runLength {
+            for offset in 0..<length {
                 codes[runStart + offset] = groupCodes[n]
                 n += 1
             }
         }
     }
+
+    private func runLength(ofGroup g: Int) -> Int { groupsPerFilter > 0 ? size(ofGroup: g) : runLength }
 }

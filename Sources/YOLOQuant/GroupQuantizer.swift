@@ -267,6 +267,8 @@ enum GroupQuantizer {
             let codec = PWLQCodec(maxAbs: m, breakpoint: p, bits: bits)
             for r in values { codes.append(codec.encode(r).code) }
             return GroupParameters(scale: m, breakpoint: p)
+        case .codebook:
+            preconditionFailure("GroupQuantizer: the codebook is quantized by CodebookQuantizer")
         }
     }
 
@@ -284,6 +286,8 @@ struct GroupCodecs {
         case affine([AffineCodec])
         case symmetric([SymmetricCodec])
         case pwlq([PWLQCodec])
+        case nested([NestedCodec])
+        case codebook([CodebookCodec])
     }
 
     let codecs: Codecs
@@ -293,6 +297,35 @@ struct GroupCodecs {
         case .affine: codecs = .affine(parameters.map { AffineCodec(parameters: $0, bits: bits) })
         case .symmetric: codecs = .symmetric(parameters.map { SymmetricCodec(parameters: $0, bits: bits) })
         case .pwlq: codecs = .pwlq(parameters.map { PWLQCodec(parameters: $0, bits: bits) })
+        case .codebook: preconditionFailure("GroupCodecs: a codebook's parameters are an IntegerGrid")
+        }
+    }
+
+    /// The codecs of an integer-grid format (sub-filter groups, codebook).
+    init(format: QuantFormat, layout: GroupLayout, grid: IntegerGrid) {
+        if format.isNested {
+            codecs = .nested((0..<layout.groupCount).map { grid.nestedCodec(group: $0, format: format, layout: layout) })
+        } else {
+            let n = 1 << format.bits
+            codecs = .codebook((0..<layout.groupCount).map { g in
+                CodebookCodec(scale: grid.scale[g], levels: grid.levels[(g * n)..<((g + 1) * n)])
+            })
+        }
+    }
+
+    init(_ tensor: QuantizedTensor) {
+        if tensor.format.usesIntegerGrid {
+            self.init(format: tensor.format, layout: tensor.layout, grid: tensor.grid)
+        } else {
+            self.init(scheme: tensor.scheme, bits: tensor.bits, parameters: tensor.parameters)
+        }
+    }
+
+    init(_ weight: PackedWeight) {
+        if weight.format.usesIntegerGrid {
+            self.init(format: weight.format, layout: weight.layout, grid: weight.grid)
+        } else {
+            self.init(scheme: weight.format.scheme, bits: weight.format.bits, parameters: weight.parameters)
         }
     }
 
@@ -303,6 +336,8 @@ struct GroupCodecs {
         case .affine(let list): return list[group].encode(r)
         case .symmetric(let list): return list[group].encode(r)
         case .pwlq(let list): return list[group].encode(r)
+        case .nested(let list): return list[group].encode(r)
+        case .codebook(let list): return list[group].encode(r)
         }
     }
 
@@ -314,6 +349,8 @@ struct GroupCodecs {
         case let .affine(list): fill(&out, layout, filters, codes, codeOffset) { list[$1].decode($0) }
         case let .symmetric(list): fill(&out, layout, filters, codes, codeOffset) { list[$1].decode($0) }
         case let .pwlq(list): fill(&out, layout, filters, codes, codeOffset) { list[$1].decode($0) }
+        case let .nested(list): fill(&out, layout, filters, codes, codeOffset) { list[$1].decode($0) }
+        case let .codebook(list): fill(&out, layout, filters, codes, codeOffset) { list[$1].decode($0) }
         }
         return out
     }
@@ -323,6 +360,15 @@ struct GroupCodecs {
                       _ codeOffset: Int, _ decode: (UInt8, Int) -> Float) {
         var n = 0
         let first = filters.lowerBound * layout.filterSize - codeOffset
+        if layout.groupsPerFilter > 0 {
+            for f in filters {
+                for offset in 0..<layout.filterSize {
+                    out[n] = decode(codes[first + n], f * layout.groupsPerFilter + offset / layout.groupSize)
+                    n += 1
+                }
+            }
+            return
+        }
         for f in filters {
             for c in 0..<layout.channels {
                 let (group, step) = layout.groupsAlongKernel(filter: f, channel: c)

@@ -6,8 +6,10 @@ import YOLOTensor
 /// weights with one group per filter (affine or symmetric) are used as they are: `code - zero`
 /// (affine) or `code - 7` (symmetric) is the integer weight exactly and the group scale its
 /// scale, so the kernel unpacks them tile by tile and the weights lose nothing more; packed
-/// 8-bit symmetric per-filter codes likewise (`code - 127`). Any other weight (FP32, FP16,
-/// other packed formats) is requantized per filter to 8-bit symmetric once here.
+/// 8-bit symmetric per-filter codes likewise (`code - 127`), and the integer-grid formats whose
+/// integers share a scale per filter (sub-filter groups, codebooks per filter or layer:
+/// `integerGridWeights`). Any other weight (FP32, FP16, other packed formats) is requantized
+/// per filter to 8-bit symmetric once here.
 public enum Int8Execution {
     public struct Summary: Sendable, CustomStringConvertible {
         public var packed4 = 0
@@ -16,7 +18,7 @@ public enum Int8Execution {
         public var kept: [String] = []
 
         public var description: String {
-            "int8: \(packed4 + packed8 + requantized) convs (\(packed4) from packed 4-bit codes, "
+            "int8: \(packed4 + packed8 + requantized) convs (\(packed4) from packed 4-bit or integer-grid codes, "
                 + (packed8 > 0 ? "\(packed8) from packed 8-bit codes, " : "")
                 + "\(requantized) requantized to 8-bit), \(kept.count) kept in FP32"
                 + (kept.isEmpty ? "" : " (\(kept.joined(separator: ", ")))")
@@ -66,7 +68,7 @@ public enum Int8Execution {
                 summary.kept.append(conv.name)
                 continue
             }
-            if let packed = packed4(conv) {
+            if let packed = packed4(conv) ?? integerGridWeights(conv) {
                 conv.int8 = packed
                 summary.packed4 += 1
             } else if let packed = packed8(conv) {
@@ -100,7 +102,7 @@ public enum Int8Execution {
             offsets = w.zero.map { Int($0) }
         case .symmetric:
             offsets = [Int](repeating: 7, count: w.layout.filterCount)
-        case .pwlq:
+        case .pwlq, .codebook:
             return nil
         }
         guard let codes = try? BitPacking.unpack(w.bytes, bits: 4, count: w.count) else { return nil }

@@ -39,7 +39,7 @@ public struct MixedSelection: Sendable {
 /// candidate reports `fitsBudget == false`.
 public enum MixedSelector {
     public static func select(weights: [Float], shape: [Int], scheme: QuantScheme, bits: [Int],
-                              granularities: [Granularity] = Granularity.allCases,
+                              granularities: [Granularity] = Granularity.axisAligned,
                               budget: SizeBudget) throws -> MixedSelection {
         guard !bits.isEmpty, !granularities.isEmpty else { throw QuantError.noCandidates }
         var candidates = [MixedCandidate]()

@@ -112,7 +112,8 @@ public enum ModelQuantizer {
             case let .fixed(granularity):
                 let format = try QuantFormat(scheme: settings.scheme, bits: settings.bits, granularity: granularity)
                 tensor = try QuantizedTensor(quantizing: weights, shape: shape, format: format,
-                                             rangeSearch: techniques.rangeSearch)
+                                             rangeSearch: techniques.rangeSearch,
+                                             importance: statistics.map(importance(of:)))
             case .mixed:
                 let selection = try MixedSelector.select(weights: weights, shape: shape, scheme: settings.scheme,
                                                          bits: settings.mixedBits, budget: settings.mixedBudget)
@@ -138,6 +139,16 @@ public enum ModelQuantizer {
         } catch let error as QuantError {
             throw QuantError.tensor("\(conv.name).weight", error)
         }
+    }
+
+    /// How much each input column of a conv matters to its output: E[x_i^2] (the diagonal of
+    /// the input second moment, which is what a weight error on column i costs the output when
+    /// inputs are uncorrelated), plus 1% of its mean so that dead inputs still count a little
+    /// (GPTQ's damping). Weights the sub-filter groups' and the codebook's grid search.
+    static func importance(of statistics: ConvInputStatistics) -> [Float] {
+        let diagonal = statistics.secondMomentDiagonal
+        let damping = 0.01 * diagonal.reduce(0, +) / Double(max(diagonal.count, 1))
+        return diagonal.map { Float($0 + damping) }
     }
 
     /// Makes `quantized.model` run from the quantized weights in memory, as the loaded file in

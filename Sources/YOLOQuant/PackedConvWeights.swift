@@ -20,9 +20,10 @@ public final class PackedConvWeights: ConvWeightProvider, Sendable {
     public var weightCount: Int { weight.count }
     public var filterCount: Int { weight.layout.filterCount }
 
-    /// Codes plus Float32 parameters.
+    /// Codes plus parameters (Float32, and the integer grids' bytes).
     public var residentBytes: Int {
         weight.bytes.count + 4 * (weight.scale.count + weight.zero.count + weight.breakpoint.count)
+            + weight.grid.residentBytes
     }
 
     public var summary: String { "\(weight.format) (packed)" }

@@ -5,7 +5,7 @@
 public enum QuantError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Bit widths outside 2...8.
     case invalidBits(Int)
-    /// A scheme name that is not affine, symmetric or pwlq.
+    /// A scheme name that is not affine, symmetric, pwlq or codebook.
     case unknownScheme(String)
     /// A granularity name that is not layer, filter, channel, fshape, cshape (or mixed where allowed).
     case unknownGranularity(String)
@@ -25,6 +25,13 @@ public enum QuantError: Error, Equatable, Sendable, CustomStringConvertible {
     case filterRangeOutOfBounds(lower: Int, upper: Int, filters: Int)
     /// `mixed` selection given no bit widths or no granularities to choose from.
     case noCandidates
+    /// A scheme x bits x granularity that is not a format (`QuantFormat.supports`), in words.
+    case unsupportedFormat(String)
+    /// A stored parameter of an integer-grid format (sub-filter groups, codebook) that breaks
+    /// the format's rules: a negative or non-finite scale, a group scale or min that makes an
+    /// integer weight leave its range, levels out of order...: the array (its tensor suffix in a
+    /// file, e.g. `group_scale`) and what is wrong, naming the index.
+    case invalidParameter(array: String, reason: String)
     /// A quantization setting that cannot be honoured (unknown --keep item or mode, a budget
     /// without `mixed`...), described in words.
     case invalidSetting(String)
@@ -37,9 +44,9 @@ public enum QuantError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .invalidBits(bits): return "bits must be 2...8, got \(bits)"
-        case let .unknownScheme(name): return "unknown scheme '\(name)' (expected affine, symmetric or pwlq)"
+        case let .unknownScheme(name): return "unknown scheme '\(name)' (expected affine, symmetric, pwlq or codebook)"
         case let .unknownGranularity(name):
-            return "unknown granularity '\(name)' (expected layer, filter, channel, fshape, cshape or mixed)"
+            return "unknown granularity '\(name)' (expected layer, filter, channel, fshape, cshape, group16, group32, group64 or mixed)"
         case let .invalidShape(shape): return "weight shape \(shape) is not [F, C, kh, kw] with positive sizes"
         case let .countMismatch(what, expected, actual): return "\(what): expected \(expected) values, got \(actual)"
         case let .packedSizeMismatch(bits, count, expected, actual):
@@ -50,6 +57,8 @@ public enum QuantError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .filterRangeOutOfBounds(lower, upper, filters):
             return "filter range \(lower)..<\(upper) is outside 0..<\(filters)"
         case .noCandidates: return "mixed selection needs at least one bit width and one granularity"
+        case let .unsupportedFormat(reason): return reason
+        case let .invalidParameter(array, reason): return "\(array): \(reason)"
         case let .invalidSetting(reason): return reason
         case let .activationRanges(source, reason): return "\(source): \(reason)"
         case let .tensor(name, error): return "\(name): \(error.description)"

@@ -15,9 +15,51 @@ import YOLOModel
 /// `budget_bits_per_weight` is present only for `mixed` with a budget. Names, schemes and
 /// granularities are kept as strings here and checked by `validated(path:)`, so a bad file gets
 /// an error that names the layer rather than a decoding failure.
+///
+/// Version 2 (docs/FORMAT.md) adds the integer-grid formats (sub-filter groups, codebook):
+/// their layers carry an `integer_grid` object with the sizes of their stored integers. A file
+/// is written as version 1 when no layer uses them (so it stays readable by version-1 readers),
+/// else as version 2; this engine reads both.
 public struct QuantizationMetadata: Codable, Equatable, Sendable {
     public static let formatName = "yolov7-swift-quant"
-    public static let currentVersion = 1
+    public static let currentVersion = 2
+    /// The version that introduced the integer-grid formats.
+    public static let integerGridVersion = 2
+
+    /// How an integer-grid layer's integers are sized (`IntegerGrid`): stored so that a reader
+    /// can check it reads them as they were written.
+    public struct IntegerGridInfo: Codable, Equatable, Sendable {
+        /// Sub-filter groups: weights per group.
+        public var groupSize: Int?
+        /// Sub-filter groups: bits of each stored group scale (`X.group_scale`).
+        public var scaleBits: Int?
+        /// Affine sub-filter groups: bits of each stored group min (`X.group_min`).
+        public var minBits: Int?
+        /// Codebook: levels per group, 2^bits.
+        public var levels: Int?
+        /// Signed bits an integer weight needs at most (bits + 4 for sub-filter groups, 8 for
+        /// the codebook): int8 execution runs them as they are.
+        public var integerBits: Int
+
+        enum CodingKeys: String, CodingKey {
+            case groupSize = "group_size", scaleBits = "scale_bits", minBits = "min_bits", levels
+            case integerBits = "integer_bits"
+        }
+
+        /// The sizes this engine uses for `format` (nil when it is not an integer grid).
+        public init?(format: QuantFormat) {
+            guard format.usesIntegerGrid else { return nil }
+            if let size = format.granularity.subFilterGroupSize {
+                groupSize = size
+                scaleBits = IntegerGrid.scaleBits(format)
+                minBits = format.scheme == .affine ? IntegerGrid.minBits(format) : nil
+                integerBits = format.bits + 4
+            } else {
+                levels = 1 << format.bits
+                integerBits = 8
+            }
+        }
+    }
 
     public struct Layer: Codable, Equatable, Sendable {
         public var name: String
@@ -26,6 +68,13 @@ public struct QuantizationMetadata: Codable, Equatable, Sendable {
         public var granularity: String
         public var shape: [Int]
         public var groups: Int
+        /// Integer-grid formats only (version 2).
+        public var integerGrid: IntegerGridInfo?
+
+        enum CodingKeys: String, CodingKey {
+            case name, scheme, bits, granularity, shape, groups
+            case integerGrid = "integer_grid"
+        }
 
         public init(name: String, format: QuantFormat, shape: [Int], groups: Int) {
             self.name = name
@@ -34,6 +83,7 @@ public struct QuantizationMetadata: Codable, Equatable, Sendable {
             self.granularity = format.granularity.rawValue
             self.shape = shape
             self.groups = groups
+            self.integerGrid = IntegerGridInfo(format: format)
         }
     }
 
@@ -56,7 +106,7 @@ public struct QuantizationMetadata: Codable, Equatable, Sendable {
 
     public init(settings: QuantizationSettings, mode: QuantizationMode, kept: [String], layers: [Layer]) {
         format = Self.formatName
-        version = Self.currentVersion
+        version = layers.contains { $0.integerGrid != nil } ? Self.integerGridVersion : 1
         self.mode = mode.rawValue
         scheme = settings.scheme.rawValue
         bits = settings.bits
@@ -90,8 +140,8 @@ public struct QuantizationMetadata: Codable, Equatable, Sendable {
         guard format == Self.formatName else {
             throw YOLOModelError.invalidFile(path: path, reason: "quantization metadata format '\(format)' is not '\(Self.formatName)'")
         }
-        guard version == Self.currentVersion else {
-            throw YOLOModelError.invalidFile(path: path, reason: "quantization metadata version \(version) is not supported (this engine reads \(Self.currentVersion))")
+        guard (1...Self.currentVersion).contains(version) else {
+            throw YOLOModelError.invalidFile(path: path, reason: "quantization metadata version \(version) is not supported (this engine reads 1 to \(Self.currentVersion))")
         }
         guard let mode = QuantizationMode(rawValue: mode) else {
             throw YOLOModelError.invalidFile(path: path, reason: "quantization mode '\(mode)' is not packed or fake")
@@ -113,6 +163,15 @@ public struct QuantizationMetadata: Codable, Equatable, Sendable {
                                              granularity: try Granularity(parsing: layer.granularity))
                 let groups = try GroupLayout(granularity: format.granularity, shape: layer.shape).groupCount
                 guard groups == layer.groups else { throw fail("\(layer.groups) groups, but \(format.granularity) on \(layer.shape) has \(groups)") }
+                let expected = IntegerGridInfo(format: format)
+                if expected != nil, version < Self.integerGridVersion {
+                    throw fail("\(format) needs metadata version \(Self.integerGridVersion), the file says \(version)")
+                }
+                guard layer.integerGrid == expected else {
+                    throw fail(expected == nil
+                               ? "integer_grid given, but \(format) has no integer grid"
+                               : "integer_grid \(Self.describe(layer.integerGrid)) is not what \(format) stores (\(Self.describe(expected)))")
+                }
                 return (layer, format)
             } catch let error as QuantError {
                 throw fail(error.description)
@@ -135,6 +194,13 @@ public struct QuantizationMetadata: Codable, Equatable, Sendable {
         text += "; \(layers.count) convs quantized, \(kept.count) kept full precision"
         if !kept.isEmpty { text += " (\(kept.joined(separator: ", ")))" }
         return text
+    }
+
+    private static func describe(_ info: IntegerGridInfo?) -> String {
+        guard let info else { return "missing" }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(info)).flatMap { String(data: $0, encoding: .utf8) } ?? "?"
     }
 
     private static func describe(_ error: Error) -> String {

@@ -56,6 +56,9 @@ public struct QuantizationSettings: Equatable, Sendable, CustomStringConvertible
     public init(scheme: QuantScheme, bits: Int, granularity: GranularityChoice, keep: Set<KeptConvs> = [],
                 budgetBitsPerWeight: Double? = nil) throws {
         try QuantFormat.validate(bits: bits)
+        if case let .fixed(fixed) = granularity {
+            _ = try QuantFormat(scheme: scheme, bits: bits, granularity: fixed)
+        }
         if let budget = budgetBitsPerWeight {
             guard granularity == .mixed else {
                 throw QuantError.invalidSetting("a size budget needs --granularity mixed")

@@ -6,7 +6,11 @@ import YOLOTensor
 ///
 /// Packed: each quantized conv `X` stores `X.qweight` (U8, the codes bit-packed as `BitPacking`
 /// describes, 1-D), `X.scale` (F32 [groups]), `X.zero` (F32 [groups], affine only),
-/// `X.breakpoint` (F32 [groups], PWLQ only) and `X.bias` (F32); kept convs store `X.weight` and
+/// `X.breakpoint` (F32 [groups], PWLQ only) and `X.bias` (F32); the integer-grid formats
+/// (`IntegerGrid`, metadata version 2) store instead of scale/zero/breakpoint: sub-filter groups
+/// `X.group_scale` (U8, bit-packed), `X.group_min` (U8, bit-packed, affine only) and
+/// `X.super_scale` (F16 [F]); the codebook `X.levels` (I8 [groups, 2^bits]) and `X.level_scale`
+/// (F16 [groups]). docs/FORMAT.md is the whole contract. Kept convs store `X.weight` and
 /// `X.bias` in F32; plus the anchor grid. Fake: every conv stores F32 `X.weight` (for quantized
 /// convs, exactly the dequantized values) and `X.bias`. Both carry `ModelFile.baseMetadata` and
 /// the `quantization` document (`QuantizationMetadata`), whose `mode` tells them apart.
@@ -15,7 +19,8 @@ public enum QuantizedModelFile {
     public struct Contents: Equatable, Sendable {
         /// `.qweight`: packed codes.
         public var codeBytes = 0
-        /// `.scale`, `.zero`, `.breakpoint`: quantization parameters.
+        /// `.scale`, `.zero`, `.breakpoint`, and the integer grids' `.group_scale`, `.group_min`,
+        /// `.super_scale`, `.levels`, `.level_scale`: quantization parameters.
         public var parameterBytes = 0
         /// `.weight`: full-precision weights (kept convs; every conv in a fake file).
         public var denseWeightBytes = 0
@@ -31,7 +36,8 @@ public enum QuantizedModelFile {
                 let n = entry.bytes.count
                 switch entry.name.split(separator: ".").last {
                 case "qweight": codeBytes += n
-                case "scale", "zero", "breakpoint": parameterBytes += n
+                case "scale", "zero", "breakpoint", "group_scale", "group_min", "super_scale", "levels", "level_scale":
+                    parameterBytes += n
                 case "weight": denseWeightBytes += n
                 case "bias": biasBytes += n
                 default: otherBytes += n
@@ -57,6 +63,10 @@ public enum QuantizedModelFile {
                 case .packed:
                     let packed = tensor.packed()
                     writer.add(name: "\(name).qweight", dtype: .U8, shape: [packed.bytes.count], bytes: packed.bytes)
+                    if packed.format.usesIntegerGrid {
+                        try addGrid(packed, name: name, to: &writer)
+                        break
+                    }
                     try writer.add(name: "\(name).scale", tensor: Tensor(shape: [packed.scale.count], data: packed.scale))
                     if packed.format.scheme == .affine {
                         try writer.add(name: "\(name).zero", tensor: Tensor(shape: [packed.zero.count], data: packed.zero))
@@ -77,6 +87,27 @@ public enum QuantizedModelFile {
         let anchors = ModelFile.anchorEntry(of: model)
         writer.add(name: anchors.name, dtype: anchors.dtype, shape: anchors.shape, bytes: anchors.bytes)
         return writer
+    }
+
+    /// The integer grid's tensors (docs/FORMAT.md): integers bit-packed or I8, scales FP16 (they
+    /// are FP16 values already, so this is exact).
+    private static func addGrid(_ packed: PackedWeight, name: String, to writer: inout SafeTensorsWriter) throws {
+        let format = packed.format, grid = packed.grid
+        if format.isNested {
+            let scales = try BitPacking.pack(grid.groupScale, bits: IntegerGrid.scaleBits(format))
+            writer.add(name: "\(name).group_scale", dtype: .U8, shape: [scales.count], bytes: scales)
+            if format.scheme == .affine {
+                let mins = try BitPacking.pack(grid.groupMin, bits: IntegerGrid.minBits(format))
+                writer.add(name: "\(name).group_min", dtype: .U8, shape: [mins.count], bytes: mins)
+            }
+            try writer.add(name: "\(name).super_scale", tensor: Tensor(shape: [grid.scale.count], data: grid.scale),
+                           dtype: .F16)
+        } else {
+            writer.add(name: "\(name).levels", dtype: .I8, shape: [packed.layout.groupCount, 1 << format.bits],
+                       bytes: grid.levels.map { UInt8(bitPattern: $0) })
+            try writer.add(name: "\(name).level_scale", tensor: Tensor(shape: [grid.scale.count], data: grid.scale),
+                           dtype: .F16)
+        }
     }
 
     /// Writes the file atomically (nothing is left at `path` on failure) and says what it holds.
@@ -166,15 +197,76 @@ public enum QuantizedModelFile {
             }
             return values
         }
-        let scale = try parameters("scale", needed: true)
-        let zero = try parameters("zero", needed: format.scheme == .affine)
-        let breakpoint = try parameters("breakpoint", needed: format.scheme == .pwlq)
+        let grid = format.usesIntegerGrid
+        let scale = try parameters("scale", needed: !grid)
+        let zero = try parameters("zero", needed: !grid && format.scheme == .affine)
+        let breakpoint = try parameters("breakpoint", needed: !grid && format.scheme == .pwlq)
+        let layout = try GroupLayout(granularity: format.granularity, shape: layer.shape)
+        let integers = try integerGrid(layer, format: format, layout: layout, in: file)
         do {
             return try PackedWeight(format: format, shape: layer.shape, bytes: codes.bytes, scale: scale, zero: zero,
-                                    breakpoint: breakpoint)
+                                    breakpoint: breakpoint, grid: integers)
+        } catch let QuantError.invalidParameter(array, reason) {
+            throw fail(array, reason)
         } catch let error as QuantError {
             throw fail("qweight", error.description)
         }
+    }
+
+    /// An integer-grid layer's tensors, each checked for presence, dtype and size (their values
+    /// are checked by `PackedWeight`); empty for the other formats, which must not have them.
+    static func integerGrid(_ layer: QuantizationMetadata.Layer, format: QuantFormat, layout: GroupLayout,
+                            in file: SafeTensorsFile) throws -> IntegerGrid {
+        let name = layer.name
+        func fail(_ tensor: String, _ reason: String) -> YOLOModelError {
+            .invalidFile(path: file.path, reason: "tensor '\(name).\(tensor)': \(reason)")
+        }
+        let nested = format.isNested, codebook = format.scheme == .codebook
+        let wanted: [(suffix: String, needed: Bool)] = [
+            ("group_scale", nested), ("group_min", nested && format.scheme == .affine), ("super_scale", nested),
+            ("levels", codebook), ("level_scale", codebook),
+        ]
+        var entries: [String: SafeTensorsEntry] = [:]
+        for (suffix, needed) in wanted {
+            let entry = file.entry(named: "\(name).\(suffix)")
+            switch (entry, needed) {
+            case (nil, true): throw fail(suffix, "missing (\(format) stores one)")
+            case (.some, false): throw fail(suffix, "present, but \(format) has no \(suffix)")
+            case (let entry?, true): entries[suffix] = entry
+            case (nil, false): break
+            }
+        }
+        func packedIntegers(_ suffix: String, bits: Int) throws -> [UInt8] {
+            let entry = entries[suffix]!
+            guard entry.dtype == .U8 else { throw fail(suffix, "dtype \(entry.dtype.rawValue), expected U8") }
+            let expected = BitPacking.packedByteCount(count: layout.groupCount, bits: bits)
+            guard entry.bytes.count == expected, entry.shape == [expected] else {
+                throw fail(suffix, "shape \(entry.shape) (\(entry.bytes.count) bytes), but \(layout.groupCount) groups of \(bits)-bit integers need [\(expected)]")
+            }
+            return try BitPacking.unpack(entry.bytes, bits: bits, count: layout.groupCount)
+        }
+        func halfScales(_ suffix: String, count: Int, per what: String) throws -> [Float] {
+            let entry = entries[suffix]!
+            guard entry.dtype == .F16 else { throw fail(suffix, "dtype \(entry.dtype.rawValue), expected F16") }
+            guard entry.shape == [count] else { throw fail(suffix, "shape \(entry.shape), but there is one per \(what): [\(count)]") }
+            return try file.floatTensor(entry.name).data
+        }
+        var grid = IntegerGrid()
+        if nested {
+            grid.groupScale = try packedIntegers("group_scale", bits: IntegerGrid.scaleBits(format))
+            if format.scheme == .affine { grid.groupMin = try packedIntegers("group_min", bits: IntegerGrid.minBits(format)) }
+            grid.scale = try halfScales("super_scale", count: layout.filterCount, per: "filter")
+        } else if codebook {
+            let entry = entries["levels"]!
+            let shape = [layout.groupCount, 1 << format.bits]
+            guard entry.dtype == .I8 else { throw fail("levels", "dtype \(entry.dtype.rawValue), expected I8") }
+            guard entry.shape == shape else {
+                throw fail("levels", "shape \(entry.shape), but \(layout.groupCount) groups of \(format.bits)-bit codes have \(shape)")
+            }
+            grid.levels = entry.bytes.map { Int8(bitPattern: $0) }
+            grid.scale = try halfScales("level_scale", count: layout.groupCount, per: "group")
+        }
+        return grid
     }
 }
 

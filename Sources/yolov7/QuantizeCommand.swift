@@ -23,13 +23,13 @@ struct QuantizeCommand: ParsableCommand {
     @Option(name: .customLong("cfg"), help: "Model YAML (needed for a bare state dict).")
     var cfg: String?
 
-    @Option(help: "affine, symmetric or pwlq.")
+    @Option(help: "affine, symmetric, pwlq or codebook (k-means levels per group, stored as integers).")
     var scheme: String
 
-    @Option(help: "Bits per weight, 2...8 (with --budget: the widest allowed).")
+    @Option(help: "Bits per weight, 2...8 (group16/32/64: 2...4; with --budget: the widest allowed).")
     var bits: Int
 
-    @Option(help: "layer, filter, channel, fshape, cshape or mixed.")
+    @Option(help: "layer, filter, channel, fshape, cshape, group16, group32, group64 (sub-filter groups with nested integer scales; affine or symmetric) or mixed.")
     var granularity: String
 
     @Option(help: "packed (codes + parameters, dequantized at run time) or fake (FP32 dequantized weights).")

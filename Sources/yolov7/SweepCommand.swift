@@ -21,13 +21,13 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Inference size (eval protocol).")
     var img = 640
 
-    @Option(help: "Comma-separated schemes.")
+    @Option(help: "Comma-separated schemes (affine, symmetric, pwlq, codebook).")
     var schemes = "affine,symmetric,pwlq"
 
     @Option(help: "Comma-separated bit widths (2...8).")
     var bits = "2,3,4,5,6,8"
 
-    @Option(help: "Comma-separated granularities (layer, filter, channel, fshape, cshape, mixed).")
+    @Option(help: "Comma-separated granularities (layer, filter, channel, fshape, cshape, group16, group32, group64, mixed); combinations that are not formats are skipped.")
     var granularities = "layer,filter,channel,fshape,cshape,mixed"
 
     @Option(help: "Convs kept at full precision in every setting: first, detect (comma-separated).")
@@ -85,7 +85,12 @@ struct SweepCommand: ParsableCommand {
             let base = table.baseline!
             print(String(format: "FP32: mAP@0.5 %.4f  mAP@0.5:0.95 %.4f  %d bytes", base.mAP50, base.mAP50to95, base.fileBytes))
             let done = Set(table.rows.map(\.key))
+            // Combinations that are not formats (e.g. pwlq x group32) are left out of the grid.
             let grid = schemeList.flatMap { s in bitList.flatMap { b in granularityList.map { (s, b, $0) } } }
+                .filter { scheme, bitWidth, choice in
+                    guard case let .fixed(granularity) = choice else { return true }
+                    return QuantFormat.supports(scheme: scheme, bits: bitWidth, granularity: granularity)
+                }
             let originals = model.convs.map(\.weights)
             for (n, (scheme, bitWidth, granularity)) in grid.enumerated() {
                 let name = granularityName(granularity)

@@ -82,7 +82,7 @@ struct CalibrationTests {
         let codes = try Self.npy("range_codes.npy").data
         let params = try Self.npy("range_params.npy").data
         var offset = 0
-        for (k, scheme) in QuantScheme.allCases.enumerated() {
+        for (k, scheme) in gridSchemes.enumerated() {
             let format = try QuantFormat(scheme: scheme, bits: 3, granularity: .filter)
             let q = try QuantizedTensor(quantizing: weight, shape: Self.shape, format: format, rangeSearch: true)
             #expect(q.codes == codes[(k * weight.count)..<((k + 1) * weight.count)].map { UInt8($0) }, "\(scheme)")
@@ -126,13 +126,18 @@ struct CalibrationTests {
             }
             return total
         }
-        for scheme in QuantScheme.allCases {
-            let format = try QuantFormat(scheme: scheme, bits: 4, granularity: .filter)
+        let formats = try QuantScheme.allCases.map { try QuantFormat(scheme: $0, bits: 4, granularity: .filter) } + [
+            try QuantFormat(scheme: .affine, bits: 4, granularity: .group32),
+            try QuantFormat(scheme: .symmetric, bits: 2, granularity: .group64),
+        ]
+        for format in formats {
             let rtn = try QuantizedTensor(quantizing: weights, shape: conv.geometry.weightShape, format: format)
             let fed = try ErrorFeedbackQuantizer.quantize(weights: weights, start: rtn, hessian: calibration)
+            // Error feedback keeps the grid (the integer grids' parameters too) and moves codes.
+            #expect(fed.grid == rtn.grid && fed.scale == rtn.scale && fed.codes != rtn.codes)
             let (before, after) = (outputError(rtn.dequantize()), outputError(fed.dequantize()))
             // Measured: 0.124 (affine), 0.124 (symmetric), 0.127 (PWLQ) of round-to-nearest's error.
-            #expect(after < 0.3 * before, "\(scheme): \(after) vs \(before)")
+            #expect(after < 0.3 * before, "\(format): \(after) vs \(before)")
         }
     }
 }

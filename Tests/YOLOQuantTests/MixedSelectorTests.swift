@@ -8,7 +8,7 @@ struct MixedSelectorTests {
         let bits = [2, 4, 8]
         let unlimited = try MixedSelector.select(weights: weight.data, shape: weight.shape, scheme: .symmetric,
                                                  bits: bits, budget: .unlimited)
-        #expect(unlimited.candidates.count == bits.count * Granularity.allCases.count)
+        #expect(unlimited.candidates.count == bits.count * Granularity.axisAligned.count)
         #expect(unlimited.candidates.allSatisfy { $0.fitsBudget })
         let best = unlimited.candidates.map(\.error.mse).min()!
         #expect(unlimited.chosen.error.mse == best)

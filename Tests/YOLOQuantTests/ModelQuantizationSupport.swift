@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import YOLOModel
 import YOLOTensor
 @testable import YOLOQuant
@@ -67,6 +68,31 @@ enum QuantModelFixtures {
         var writer = SafeTensorsWriter(metadata: metadata)
         for entry in entries { writer.add(name: entry.name, dtype: entry.dtype, shape: entry.shape, bytes: entry.bytes) }
         try writer.write(to: destination)
+    }
+
+    /// Quantizes the random model with `recipe` into a packed file (which must load), breaks a
+    /// copy with `edit`, and expects loading it to fail with one line that starts with the file's
+    /// path and contains `culprit` (the tensor or layer) and `words`.
+    static func expectCorruptionRefused(recipe: String, label: String, culprit: String, words: String,
+                                        edit: (inout [SafeTensorsEntry], inout [String: String]) throws -> Void) throws {
+        let model = try ModelLoader.load(path: randomModel)
+        let quantized = try ModelQuantizer.quantize(model, settings: try ModelQuantizationTests.settings(recipe))
+        let scratch = try Scratch("corrupt")
+        defer { scratch.remove() }
+        let good = scratch.path("good.safetensors"), bad = scratch.path("bad.safetensors")
+        try QuantizedModelFile.write(quantized, to: good, mode: .packed, source: "test")
+        _ = try ModelLoader.load(path: good)
+        try rewrite(good, to: bad, edit: edit)
+        do {
+            _ = try ModelLoader.load(path: bad)
+            Issue.record("\(label): loaded without error")
+        } catch {
+            let text = "\(error)"
+            #expect(text.hasPrefix(bad), "\(label): \(text)")
+            #expect(text.contains(culprit), "\(label): \(text)")
+            #expect(text.contains(words), "\(label): \(text)")
+            #expect(!text.contains("\n"), "\(label): \(text)")
+        }
     }
 
     /// Edits the quantization document of a file.

@@ -10,9 +10,11 @@ import YOLOTensor
 struct ModelQuantizationTests {
     typealias F = QuantModelFixtures
 
-    /// scheme/bits/granularity[/budget] recipes covering every scheme, mixed with and without a budget.
+    /// scheme/bits/granularity[/budget] recipes covering every scheme, mixed with and without a
+    /// budget, and the integer grids (sub-filter groups, codebooks).
     static let recipes = ["affine/4/filter", "symmetric/3/channel", "pwlq/4/cshape", "affine/8/fshape",
-                          "symmetric/4/mixed", "affine/6/mixed/4.5"]
+                          "symmetric/4/mixed", "affine/6/mixed/4.5", "affine/2/group32", "symmetric/3/group64",
+                          "affine/4/group16", "codebook/4/filter", "codebook/3/cshape"]
 
     static func settings(_ recipe: String, keep: Set<KeptConvs> = []) throws -> QuantizationSettings {
         let parts = recipe.split(separator: "/").map(String.init)
@@ -73,8 +75,11 @@ struct ModelQuantizationTests {
         let difference = Self.relativeRMS(a, reference)
         let bits = quantized.settings.bits
         // Measured: 8-bit fshape 0.003; 4-6 bits 0.05-0.11; 3-bit symmetric channel (7 levels,
-        // one scale per input channel across all filters) 0.93.
-        let bound = bits >= 8 ? 0.01 : (bits >= 4 ? 0.25 : 2)
+        // one scale per input channel across all filters) 0.93; the integer grids 0.035 (4-bit
+        // codebook per filter) to 0.088 (2-bit affine group32): small groups and searched
+        // levels keep even 2 bits within the 4-bit bound.
+        let integerGrid = quantized.quantizedLayers.contains { $0.format?.usesIntegerGrid == true }
+        let bound = bits >= 8 ? 0.01 : (bits >= 4 || integerGrid ? 0.25 : 2)
         #expect(difference > 0)
         #expect(difference < bound, "\(recipe): \(difference)")
 
@@ -105,10 +110,24 @@ struct ModelQuantizationTests {
             let codes = try #require(file.entry(named: "\(name).qweight"))
             #expect(codes.dtype == .U8 && codes.shape == [codes.bytes.count])
             #expect(codes.bytes == (try BitPacking.pack(tensor.codes, bits: tensor.bits)))
-            #expect(file.entry(named: "\(name).scale")?.dtype == .F32)
-            #expect(file.entry(named: "\(name).scale")?.shape == [tensor.layout.groupCount])
-            #expect((file.entry(named: "\(name).zero") != nil) == (tensor.scheme == .affine))
-            #expect((file.entry(named: "\(name).breakpoint") != nil) == (tensor.scheme == .pwlq))
+            if tensor.format.usesIntegerGrid {
+                // docs/FORMAT.md: no scale/zero/breakpoint; bit-packed group integers or I8 levels, FP16 scales.
+                for suffix in ["scale", "zero", "breakpoint"] { #expect(file.entry(named: "\(name).\(suffix)") == nil) }
+                let nested = tensor.format.isNested
+                let scaleName = nested ? "super_scale" : "level_scale"
+                #expect(file.entry(named: "\(name).\(scaleName)")?.dtype == .F16)
+                #expect(file.entry(named: "\(name).\(scaleName)")?.shape == [nested ? tensor.layout.filterCount : tensor.layout.groupCount])
+                #expect((file.entry(named: "\(name).group_scale")?.dtype == .U8) == nested)
+                #expect((file.entry(named: "\(name).group_min") != nil) == (nested && tensor.scheme == .affine))
+                #expect((file.entry(named: "\(name).levels")?.shape == [tensor.layout.groupCount, 1 << tensor.bits]) == !nested)
+                #expect(metadata.version == 2 && metadata.layers.allSatisfy { $0.integerGrid != nil })
+            } else {
+                #expect(file.entry(named: "\(name).scale")?.dtype == .F32)
+                #expect(file.entry(named: "\(name).scale")?.shape == [tensor.layout.groupCount])
+                #expect((file.entry(named: "\(name).zero") != nil) == (tensor.scheme == .affine))
+                #expect((file.entry(named: "\(name).breakpoint") != nil) == (tensor.scheme == .pwlq))
+                #expect(metadata.version == 1 && metadata.layers.allSatisfy { $0.integerGrid == nil })
+            }
             #expect(file.entry(named: "\(name).bias")?.dtype == .F32)
             #expect(file.entry(named: "\(name).weight") == nil)
             let entry = try #require(metadata.layers.first { $0.name == name })
@@ -212,7 +231,7 @@ struct ModelQuantizationTests {
         for layer in quantized.quantizedLayers {
             let tensor = try #require(layer.tensor)
             formats.insert(tensor.format)
-            #expect(layer.candidates.count == 7 * Granularity.allCases.count)
+            #expect(layer.candidates.count == 7 * Granularity.axisAligned.count)
             let fitting = layer.candidates.filter(\.fitsBudget)
             if !fitting.isEmpty {
                 #expect(tensor.size.bitsPerWeight <= 4.5 + 1e-9, "\(layer.name)")
@@ -351,23 +370,7 @@ struct ModelQuantizationTests {
     @Test("broken packed files: one-line errors naming the file and the tensor", arguments: 0..<corruptions.count)
     func corruptFiles(index: Int) throws {
         let (label, culprit, words, edit) = Self.corruptions[index]
-        let model = try ModelLoader.load(path: F.randomModel)
-        let quantized = try ModelQuantizer.quantize(model, settings: try Self.settings("affine/4/filter"))
-        let scratch = try F.Scratch("corrupt")
-        defer { scratch.remove() }
-        let good = scratch.path("good.safetensors"), bad = scratch.path("bad.safetensors")
-        try QuantizedModelFile.write(quantized, to: good, mode: .packed, source: "test")
-        try F.rewrite(good, to: bad, edit: edit)
-        do {
-            _ = try ModelLoader.load(path: bad)
-            Issue.record("\(label): loaded without error")
-        } catch {
-            let text = "\(error)"
-            #expect(text.hasPrefix(bad), "\(label): \(text)")
-            #expect(text.contains(culprit), "\(label): \(text)")
-            #expect(text.contains(words), "\(label): \(text)")
-            #expect(!text.contains("\n"), "\(label): \(text)")
-        }
+        try F.expectCorruptionRefused(recipe: "affine/4/filter", label: label, culprit: culprit, words: words, edit: edit)
     }
 
     // MARK: interoperability
@@ -420,6 +423,31 @@ struct ModelQuantizationTests {
     }
 
     // MARK: the BCCD model
+
+    /// The integer grids on the real model: packed == fake exactly, sizes as docs/FORMAT.md counts.
+    @Test("yolov7-tiny-bccd, sub-filter groups and codebook: fake == packed, sizes",
+          .enabled(if: QuantModelFixtures.hasTinyBCCD, "needs ../shared/weights/yolov7-tiny-bccd.pt"),
+          arguments: ["affine/2/group32", "symmetric/4/group64", "codebook/2/filter"])
+    func tinyBCCDIntegerGrids(recipe: String) throws {
+        let model = try ModelLoader.load(path: F.tinyBCCD)
+        let quantized = try ModelQuantizer.quantize(model, settings: try Self.settings(recipe, keep: [.first, .detect]))
+        let scratch = try F.Scratch("bccd-grid")
+        defer { scratch.remove() }
+        let packedPath = scratch.path("packed.safetensors"), fakePath = scratch.path("fake.safetensors")
+        let contents = try QuantizedModelFile.write(quantized, to: packedPath, mode: .packed, source: "test")
+        try QuantizedModelFile.write(quantized, to: fakePath, mode: .fake, source: "test")
+        let packed = try ModelLoader.load(path: packedPath), fake = try ModelLoader.load(path: fakePath)
+        let report = try QuantizationSizeReport.measure(file: packedPath, contents: contents, loaded: packed,
+                                                        original: model,
+                                                        quantizedParams: quantized.quantizedLayers.reduce(0) { $0 + $1.params })
+        let input = try F.fixtureInput("tiny_BloodImage_00031_416_input.npy")
+        let a = packed.forward(input), b = fake.forward(input)
+        #expect(a.data == b.data, "\(recipe): packed and fake predictions differ")
+        // Measured (first and detect convs kept): 12.64x / RMS 0.048, 7.50x / 0.021, 14.22x / 0.053.
+        let saving: [String: Double] = ["affine/2/group32": 12.6, "symmetric/4/group64": 7.5, "codebook/2/filter": 14.2]
+        #expect(report.fp32FileSaving >= saving[recipe]!, "\(report.lines.joined(separator: "\n"))")
+        #expect(Self.relativeRMS(a, model.forward(input)) < 0.1)
+    }
 
     /// The issue's size targets on the real model: 4-bit affine filter, packed, no convs kept:
     /// file <= FP32 file / 7.5 and <= FP16 file / 3.8; fake and packed agree exactly.

@@ -39,14 +39,18 @@ func mse(_ a: [Float], _ b: [Float]) -> Double {
     zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) } / Double(a.count)
 }
 
+/// Every format (scheme x bits x granularity that `QuantFormat.supports`) with these bits.
 func allFormats(bits: [Int] = Array(2...8)) throws -> [QuantFormat] {
     var formats = [QuantFormat]()
     for scheme in QuantScheme.allCases {
         for k in bits {
-            for granularity in Granularity.allCases {
+            for granularity in Granularity.allCases where QuantFormat.supports(scheme: scheme, bits: k, granularity: granularity) {
                 formats.append(try QuantFormat(scheme: scheme, bits: k, granularity: granularity))
             }
         }
     }
     return formats
 }
+
+/// The schemes of DESIGN.md section 3 (the ones the older fixtures cover).
+let gridSchemes: [QuantScheme] = [.affine, .symmetric, .pwlq]

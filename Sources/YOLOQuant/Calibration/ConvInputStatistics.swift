@@ -73,6 +73,12 @@ public final class ConvInputStatistics {
         return h
     }
 
+    /// The diagonal of E[x x^T], N values (each input's mean square).
+    public var secondMomentDiagonal: [Double] {
+        let scale = columns > 0 ? 1 / Double(columns) : 0
+        return (0..<size).map { Double(gram[$0 * size + $0]) * scale }
+    }
+
     /// E[x], N values.
     public var mean: [Double] { sum.map { columns > 0 ? $0 / Double(columns) : 0 } }
 

@@ -44,7 +44,7 @@ enum ErrorFeedbackQuantizer {
         meanDiagonal /= Double(n)
         guard let u = inverseCholeskyFactor(h, n: n, damping: damping * meanDiagonal) else { return start }
 
-        let encoder = GroupCodecs(scheme: start.scheme, bits: start.bits, parameters: start.parameters)
+        let encoder = GroupCodecs(start)
         let layout = start.layout
         let kernel = layout.kernel
         // Group of W[f, i] for every f, i (the parameters stay fixed while codes change).
@@ -82,8 +82,7 @@ enum ErrorFeedbackQuantizer {
             }
             i0 = i1
         }
-        return try QuantizedTensor(format: start.format, shape: start.shape, codes: codes, scale: start.scale,
-                                   zero: start.zero, breakpoint: start.breakpoint)
+        return try start.replacingCodes(codes)
     }
 
     /// U with (H + damping I)^-1 = U^T U, U upper triangular, row-major (entries below the

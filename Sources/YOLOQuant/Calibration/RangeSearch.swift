@@ -22,6 +22,8 @@ enum RangeSearch {
         case .pwlq:
             let codec = PWLQCodec(parameters: parameters, bits: bits)
             for r in values { codes.append(codec.encode(r).code) }
+        case .codebook:
+            preconditionFailure("RangeSearch: the codebook searches its own levels")
         }
         return parameters
     }
@@ -56,6 +58,8 @@ enum RangeSearch {
                 let error = squaredError(values) { codec.encode($0).value }
                 if error < bestError { bestError = error; best = GroupParameters(scale: top, breakpoint: p) }
             }
+        case .codebook:
+            preconditionFailure("RangeSearch: the codebook searches its own levels")
         }
         return best
     }
