@@ -191,9 +191,6 @@ public enum Int8ConvKernel {
     /// Quantizing or unrolling fewer words than this per worker is not worth waking a thread
     /// (a 20x20 map's whole quantization takes microseconds).
     static let minParallelWords = 32 << 10
-    /// Whether stride-1 convs read implicit columns of a padded map instead of a panel (off
-    /// only to measure the difference).
-    nonisolated(unsafe) public static var useImplicitColumns = true
     /// Implicit columns compute (and drop) the padding columns too: 2 of every 22 on a 20x20
     /// map, where that measured slower than the panel (tiny at 640, layers 25 and 76: 1.32 vs
     /// 1.26 ms, 2.66 vs 2.50 ms); from 40x40 up it is as fast or faster (160x160: 1.41 vs 1.60 ms).
@@ -211,7 +208,7 @@ public enum Int8ConvKernel {
         precondition(output.shape == g.outputShape(inShape) && output.storage == .arena, "int8 conv: output view does not fit")
         precondition(bias.count == g.outChannels, "int8 conv: bias size")
         let plan = Plan(conv: conv, input: inShape, workers: max(1, requested ?? ws.threadCount),
-                        minImplicitWidth: minImplicitWidth)
+                        minImplicitWidth: minImplicitWidth, implicitColumns: ws.options.implicitColumns)
         let key = QuantizedInputKey(view: input, zero: conv.input.zero, inverse: conv.input.inverse,
                                     border: plan.implicit ? g.padding : 0)
         let reuse = ws.reuseQuantizedInput && inShape.batch == 1 && ws.quantizedInput == key
@@ -251,7 +248,9 @@ public enum Int8ConvKernel {
         /// and each worker's unpacked weight block (8 x K bytes).
         let inputWords: Int, panelWords: Int, panelSlots: Int, blockWords: Int
 
-        init(conv: Int8Conv, input: FeatureShape, workers: Int, minImplicitWidth: Int) {
+        /// `implicitColumns` off (`KernelOptions.implicitColumns`): a panel for every conv, to
+        /// measure the difference.
+        init(conv: Int8Conv, input: FeatureShape, workers: Int, minImplicitWidth: Int, implicitColumns: Bool) {
             let g = conv.geometry
             geometry = g
             inHeight = input.height
@@ -266,7 +265,7 @@ public enum Int8ConvKernel {
             paddedWidth = input.width + 2 * g.padding
             paddedHeight = input.height + 2 * g.padding
             implicit = !pointwise && g.stride == 1 && paddedWidth >= max(16, minImplicitWidth)
-                && Int8ConvKernel.useImplicitColumns
+                && implicitColumns
             whole = !pointwise && !implicit && groups * plane <= Int8ConvKernel.wholePanelWords
             if pointwise || whole || implicit {
                 rowsPerTask = outHeight

@@ -45,6 +45,8 @@ public struct Workspace {
     public var stagedTransform: [Float]
     /// Threads for this workspace's kernels; nil: `Parallel.workers`.
     public var workers: Int?
+    /// Which fast paths this workspace's kernels take.
+    public var options: KernelOptions
     /// What the start of `scratch` holds after an int8 conv: its input, quantized (see
     /// `Int8ConvKernel`); nil when anything else may have used the scratch since.
     public var quantizedInput: QuantizedInputKey?
@@ -55,7 +57,7 @@ public struct Workspace {
 
     public var threadCount: Int { workers ?? Parallel.workers }
 
-    public init(arenaFloats: Int = 0) {
+    public init(arenaFloats: Int = 0, options: KernelOptions = .default) {
         arena = [Float](repeating: 0, count: arenaFloats)
         input = []
         scratch = []
@@ -63,6 +65,7 @@ public struct Workspace {
         stagedWeights = []
         stagedTransform = []
         workers = nil
+        self.options = options
         quantizedInput = nil
         reuseQuantizedInput = false
     }

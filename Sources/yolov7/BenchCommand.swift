@@ -144,13 +144,7 @@ struct BenchCommand: ParsableCommand {
         try runReportingErrors {
             let cores = threads ?? ProcessInfo.processInfo.activeProcessorCount
             ComputeThreads.set(cores)
-            if noWinograd { ConvKernel.useWinograd = false }
-            if noPointwise { ConvKernel.usePointwise = false }
-            if noSpin { Parallel.useSpinningPool = false }
-            if noStrideTwoWinograd { StrideTwoWinograd.enabled = false }
-            if noSiblingFusion { ConvUnit.fusesSiblings = false }
-            if noImplicitColumns { Int8ConvKernel.useImplicitColumns = false }
-            if let winogradTile { ConvKernel.winogradTile = Winograd.Tile(rawValue: winogradTile) }
+            let kernels = kernelOptions
             let model: YOLOModel
             let modelName: String
             if weights == "random", let cfg {
@@ -194,7 +188,7 @@ struct BenchCommand: ParsableCommand {
                 total + node.layer.flops(node.inputs.map { $0 < 0 ? s : shapes[$0] })
             }
 
-            var context = ForwardContext()
+            var context = ForwardContext(options: kernels)
             var prediction = Tensor(zeros: [1])
             func pass() -> Tensor {
                 plain ? model.forwardReference(input, context: &context) : model.forward(input, context: &context)
@@ -209,7 +203,7 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             // Inference only from here: drop the dense copy of weights that have a Winograd form.
-            model.releaseDenseWeights()
+            model.releaseDenseWeights(options: kernels)
             for _ in 0..<warmup { prediction = pass() }
             var times: [Double] = []
             var cpu: [Double] = []
@@ -356,6 +350,19 @@ struct BenchCommand: ParsableCommand {
         report.layers = rows
         report.layers_sum_ms = sum
         report.profiled_total_ms = total
+    }
+
+    /// The hidden flags that switch fast paths off, to measure what each one gains.
+    var kernelOptions: KernelOptions {
+        var options = KernelOptions()
+        options.winograd = !noWinograd
+        options.pointwise = !noPointwise
+        options.spinningPool = !noSpin
+        options.strideTwoWinograd = !noStrideTwoWinograd
+        options.siblingFusion = !noSiblingFusion
+        options.implicitColumns = !noImplicitColumns
+        options.winogradTile = winogradTile.flatMap(Winograd.Tile.init(rawValue:))
+        return options
     }
 
     func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
