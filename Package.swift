@@ -1,12 +1,16 @@
 // swift-tools-version:5.10
 import PackageDescription
 
-// Dependencies point one way: yolov7 (CLI) -> YOLOEval -> YOLOVision / YOLOQuant -> YOLOModel
-// -> YOLOTensor -> C shims. See DESIGN.md section 6.
+// Dependencies point one way: yolov7 (CLI) -> YOLOv7 (the library users embed) -> YOLOEval ->
+// YOLOVision / YOLOQuant -> YOLOModel -> YOLOTensor -> C shims. See DESIGN.md section 6.
+// The library lives in Sources/YOLOv7Library and the CLI's module is YOLOv7CLI (its folder
+// Sources/yolov7, its product the `yolov7` executable): names that differ only in case from
+// `YOLOv7` would collide on case-insensitive file systems.
 let package = Package(
     name: "yolov7",
     products: [
-        .executable(name: "yolov7", targets: ["yolov7"]),
+        .executable(name: "yolov7", targets: ["YOLOv7CLI"]),
+        .library(name: "YOLOv7", targets: ["YOLOv7"]),
         .library(name: "YOLOTensor", targets: ["YOLOTensor"]),
         .library(name: "YOLOModel", targets: ["YOLOModel"]),
         .library(name: "YOLOQuant", targets: ["YOLOQuant"]),
@@ -32,17 +36,21 @@ let package = Package(
         .target(name: "YOLOQuant", dependencies: ["YOLOModel", "YOLOTensor", "CBLAS", "CVectorMath"]),
         .target(name: "YOLOVision", dependencies: ["YOLOTensor", "CJPEG", "CPNG"]),
         .target(name: "YOLOEval", dependencies: ["YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor", "Yams"]),
-        .executableTarget(name: "yolov7", dependencies: [
-            "YOLOEval", "YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor",
+        .target(name: "YOLOv7", dependencies: ["YOLOEval", "YOLOQuant", "YOLOVision", "YOLOModel", "YOLOTensor"],
+                path: "Sources/YOLOv7Library"),
+        .executableTarget(name: "YOLOv7CLI", dependencies: [
+            "YOLOv7", "YOLOEval", "YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], path: "Sources/yolov7"),
         .testTarget(name: "YOLOTensorTests", dependencies: ["YOLOTensor"]),
         .testTarget(name: "YOLOModelTests", dependencies: ["YOLOModel", "YOLOTensor"],
                     resources: []),
         .testTarget(name: "YOLOQuantTests", dependencies: ["YOLOQuant", "YOLOModel", "YOLOVision"]),
         .testTarget(name: "YOLOVisionTests", dependencies: ["YOLOVision"]),
-        .testTarget(name: "YOLOEvalTests", dependencies: ["YOLOEval", "YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor"]),
+        // The runners are tested through the pipeline the CLI gives them: the library's Detector.
+        .testTarget(name: "YOLOEvalTests", dependencies: ["YOLOEval", "YOLOv7", "YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor"]),
+        .testTarget(name: "YOLOv7Tests", dependencies: ["YOLOv7"]),
         // Runs the built executable: exit codes, one-line errors, files written.
-        .testTarget(name: "CLITests", dependencies: ["yolov7", "YOLOVision"]),
+        .testTarget(name: "CLITests", dependencies: ["YOLOv7CLI", "YOLOVision"]),
     ]
 )

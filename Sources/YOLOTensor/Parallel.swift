@@ -20,6 +20,13 @@ public enum Parallel {
         if workers > 1 && (pool?.threads ?? 0) != workers - 1 { pool = SpinningPool(threads: workers - 1) }
     }
 
+    /// Makes the spinning pool wide enough for `width` workers (never narrower), leaving the
+    /// default `workers` alone. (A replaced pool is never freed, its threads keep it, so a
+    /// `fork` that read the old one still runs on it.)
+    static func reservePool(width: Int) {
+        if width > 1 && (pool?.threads ?? 0) < width - 1 { pool = SpinningPool(threads: width - 1) }
+    }
+
     /// Runs `body(worker)` for workers `0..<width` at once, worker 0 on the calling thread: on the
     /// spinning pool when it is free and wide enough, else through `concurrentPerform` (nested or
     /// concurrent calls, or a width the pool was not made for).
@@ -203,4 +210,17 @@ public enum ComputeThreads {
     }
 
     public static var current: Int { Parallel.workers }
+
+    /// Readies the process for passes that ask for `n` threads themselves (`ForwardContext`'s
+    /// `threads`, a library `Detector`'s): BLAS single-threaded per call (the engine's threads
+    /// split the work, as `set` does) and the engine's pool at least `n` wide, the default
+    /// (`current`) unchanged. Serialised, so detectors made on several threads at once are safe.
+    public static func reserve(_ n: Int) {
+        reservation.withLock { _ in
+            BLASThreads.set(1)
+            Parallel.reservePool(width: n)
+        }
+    }
+
+    private static let reservation = Mutex(())
 }

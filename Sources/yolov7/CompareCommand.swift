@@ -3,6 +3,7 @@ import Foundation
 import YOLOEval
 import YOLOQuant
 import YOLOVision
+import YOLOv7
 
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -60,17 +61,22 @@ struct CompareCommand: ParsableCommand {
         try runReportingErrors {
             let dataset = try data.map { try DatasetSplit.load(data: $0, split: split) }
             let images = dataset == nil ? try ModelComparison.imageFiles(sources) : []
-            let base = try ModelLoader.load(path: baseline, configPath: cfg)
-            let quant = try ModelLoader.load(path: quantized, configPath: cfg)
-            base.releaseDenseWeights()  // inference only: keep the Winograd form alone
-            quant.releaseDenseWeights()
-            var comparison = ModelComparison(baseline: base, quantized: quant, imgSize: img)
+            // With --data both models run test.py's protocol (and are evaluated); on images,
+            // detect.py's pre-processing. The agreement is always under --conf/--iou.
+            let settings = EvalSettings(imgSize: img)
+            let options = dataset == nil ? Detector.Options(imageSize: img) : .evaluation(settings)
+            let cfgURL = cfg.map { URL(fileURLWithPath: $0) }
+            let base = try Detector(contentsOf: URL(fileURLWithPath: baseline), configURL: cfgURL, options: options)
+            let quant = try Detector(contentsOf: URL(fileURLWithPath: quantized), configURL: cfgURL, options: options)
+            if dataset != nil && base.inputSize != img {
+                printError("yolov7: --img \(img) must be a multiple of max stride \(max(base.stride, 32)), updating to \(base.inputSize)")
+            }
+            var comparison = ModelComparison(baseline: base, quantized: quant)
             comparison.agreementNMS = NMSOptions(confThreshold: Float(conf), iouThreshold: Float(iou))
             let warn: (String) -> Void = { printError("yolov7: \($0)") }
             let report: ComparisonReport
             if let dataset {
-                let settings = EvalSettings(imgSize: img)
-                let (agreement, a, b) = try comparison.compare(split: dataset, evalSettings: settings, warning: warn,
+                let (agreement, a, b) = try comparison.compare(split: dataset, warning: warn,
                                                                progress: ProgressLine.reporter("compare"))
                 let names = base.classNames.isEmpty ? (dataset.classNames ?? []) : base.classNames
                 let pair = ComparisonReport.EvalPair(

@@ -2,11 +2,18 @@ import ArgumentParser
 import Foundation
 import YOLOModel
 import YOLOQuant
-import YOLOVision
+import YOLOv7
 
-/// `--precision fp32|int8` and its calibration flags, shared by detect, eval and bench.
+/// `--precision fp32|int8` and its calibration flags, shared by detect, eval, bench and serve.
 enum Precision: String, ExpressibleByArgument, CaseIterable {
     case fp32, int8
+
+    var detectorPrecision: Detector.Precision {
+        switch self {
+        case .fp32: return .fp32
+        case .int8: return .int8
+        }
+    }
 }
 
 struct PrecisionOptions: ParsableArguments {
@@ -30,10 +37,10 @@ struct PrecisionOptions: ParsableArguments {
         guard RangeStatistic(rawValue: calibRange) != nil else { throw ValidationError("--calib-range must be minmax or mean") }
     }
 
-    /// Calibrates on `calib` (else `fallback`, a dataset whose train split is used) at `size`
-    /// and switches the model to int8; nothing for fp32. Prints one summary line on stderr.
-    func apply(to model: YOLOModel, size: Int, fallback: String? = nil) throws {
-        guard precision == .int8 else { return }
+    /// The int8 calibration the flags ask for: the images of `calib` (else of `fallback`, a
+    /// dataset whose train split is used); nil for fp32.
+    func calibration(fallback: String? = nil) throws -> Int8Calibration? {
+        guard precision == .int8 else { return nil }
         guard Int8Execution.available else {
             throw ValidationError("--precision int8 needs a CPU with AVX-512 VNNI")
         }
@@ -41,15 +48,15 @@ struct PrecisionOptions: ParsableArguments {
             throw ValidationError("--precision int8 needs calibration images: give --calib (a dataset or a folder of train images)")
         }
         let files = try QuantizeCommand.calibrationImages(source, count: calibImages)
-        let start = Date()
-        let ranges = try ActivationCalibration.collect(
-            model: model, count: files.count, statistic: RangeStatistic(rawValue: calibRange)!, input: { i in
-                let image = try RGBImage(contentsOf: URL(fileURLWithPath: files[i]))
-                return Letterbox(detect: image, size: size, stride: model.maxStride).tensor()
-            }, progress: ProgressLine.reporter("calibration"))
         let keep = Set((int8Keep ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
-        let summary = Int8Execution.enable(model: model, ranges: ranges, keep: keep)
-        printError("yolov7: \(summary); activation ranges (\(calibRange)) from \(files.count) images at \(size) "
-                   + String(format: "(%.1f s)", Date().timeIntervalSince(start)))
+        return Int8Calibration(images: files.map { URL(fileURLWithPath: $0) }, statistic: RangeStatistic(rawValue: calibRange)!,
+                               keep: keep)
+    }
+
+    /// One line on stderr about what int8 switched (nothing for fp32).
+    func report(_ detector: Detector) {
+        guard let report = detector.int8Report else { return }
+        printError("yolov7: \(report.summary); activation ranges (\(calibRange)) from \(report.calibrationImages) images at "
+                   + "\(detector.inputSize) " + String(format: "(%.1f s)", report.calibrationSeconds))
     }
 }

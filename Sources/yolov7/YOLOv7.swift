@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 @main
-struct YOLOv7: ParsableCommand {
+struct YOLOv7Command: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "yolov7",
         abstract: "YOLOv7 inference on CPU, with quantized weights.",
