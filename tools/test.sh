@@ -7,3 +7,13 @@ cd "$(dirname "$0")/.."
 
 echo "== swift test (release)"
 swift test -c release -Xswiftc -enable-testing
+
+echo "== Examples/: the library used from a package of its own"
+(cd Examples && swift build -c release)
+examples="$(Examples/.build/release/DetectImages)"
+echo "$examples"
+if [[ $(grep -c " objects: " <<<"$examples") -ne 4 ]]; then
+  echo "Examples: expected one line for each of the 4 pictures in images/" >&2
+  exit 1
+fi
+
