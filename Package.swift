@@ -20,6 +20,14 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // The server (`yolov7 serve`) only; the library products do not depend on them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // `swift package generate-documentation --target YOLOv7`.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -40,9 +48,21 @@ let package = Package(
         .target(name: "YOLOEval", dependencies: ["YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor", "Yams"]),
         .target(name: "YOLOv7", dependencies: ["YOLOEval", "YOLOQuant", "YOLOVision", "YOLOModel", "YOLOTensor"],
                 path: "Sources/YOLOv7Library"),
+        .target(name: "YOLOv7Server", dependencies: [
+            "YOLOv7",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
         .executableTarget(name: "YOLOv7CLI", dependencies: [
-            "YOLOv7", "YOLOEval", "YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor",
+            "YOLOv7", "YOLOv7Server", "YOLOEval", "YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ], path: "Sources/yolov7"),
         .testTarget(name: "YOLOTensorTests", dependencies: ["YOLOTensor"]),
         .testTarget(name: "YOLOModelTests", dependencies: ["YOLOModel", "YOLOTensor"],
@@ -52,6 +72,12 @@ let package = Package(
         // The runners are tested through the pipeline the CLI gives them: the library's Detector.
         .testTarget(name: "YOLOEvalTests", dependencies: ["YOLOEval", "YOLOv7", "YOLOVision", "YOLOQuant", "YOLOModel", "YOLOTensor"]),
         .testTarget(name: "YOLOv7Tests", dependencies: ["YOLOv7"]),
+        // Starts the server in-process on a free port and talks raw HTTP to it; the drain test
+        // runs the built executable (a dependency, so that it is built).
+        .testTarget(name: "YOLOv7ServerTests", dependencies: [
+            "YOLOv7Server", "YOLOv7", "YOLOQuant", "YOLOModel", "YOLOv7CLI",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Runs the built executable: exit codes, one-line errors, files written.
         .testTarget(name: "CLITests", dependencies: ["YOLOv7CLI", "YOLOVision"]),
     ]
