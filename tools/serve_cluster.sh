@@ -143,6 +143,12 @@ end
 LUA
 
 echo "replicas $replicas x (--threads $threads --workers $workers --queue $queue), img $img, $( [[ $direct == 1 ]] && echo direct || echo "behind nginx least_conn"), wrk -c $connections"
+# CPU time of each replica (user + system, clock ticks) before the load: with the answers
+# counted, the CPU spent per request, which other load on shared cores inflates far less than
+# wall time.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+cpu_before=()
+for ((i = 0; i < replicas; i++)); do cpu_before+=("$(cpu_ticks "${pids[$i]}")"); done
 threads_wrk=$(( connections < 2 ? connections : 2 ))
 if [[ $rss == 1 ]]; then
   # Until 10,000 answers: the replica's VmRSS when its request counter passes 1,000 and 10,000.
@@ -168,14 +174,16 @@ fi
 
 # What the replicas saw: answers by status, and how fast the refusals (503) went.
 for ((i = 1; i <= replicas; i++)); do
-  http_get $((port + i)) /metrics | awk -v r="$i" '
+  cpu=$(( $(cpu_ticks "${pids[$((i - 1))]}") - cpu_before[i - 1] ))
+  http_get $((port + i)) /metrics | awk -v r="$i" -v cpu="$cpu" -v hz="$(getconf CLK_TCK)" '
     /^yolov7_http_requests_total\{route="detect"/ { match($0, /status="[0-9]+"/); s = substr($0, RSTART + 8, RLENGTH - 9); by[s] += $2 }
     /^yolov7_detect_duration_seconds_bucket\{.*status="503"/ { match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5); b[le] = $2; order[++k] = le }
     /^yolov7_detect_duration_seconds_count\{.*status="503"/ { c = $2 }
     /^yolov7_detect_duration_seconds_sum\{.*status="503"/ { sum = $2 }
     /^yolov7_detect_timeouts_total/ { t = $2 }
     END {
-      line = "replica " r ":"; for (s in by) line = line " " s "x" by[s]; print line ", timeouts " t + 0
+      line = "replica " r ":"; for (s in by) line = line " " s "x" by[s]; n = 0; for (s in by) n += by[s]
+      printf "%s, timeouts %d, CPU %.1f ms per request\n", line, t + 0, (n > 0 ? 1000 * cpu / hz / n : 0)
       if (c > 0) { for (j = 1; j <= k; j++) if (b[order[j]] >= 0.99 * c) { p = order[j]; break }
                    printf "replica %d: 503 answered in %.2f ms mean, 99%% within %s s (server-side)\n", r, 1000 * sum / c, p }
     }'

@@ -59,8 +59,7 @@ final class InferenceQueue: @unchecked Sendable {
         do {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
                 let admitted: Bool = lock.withLock {
-                    // No free thread and the queue full: refuse at once.
-                    guard waiting.count < capacity || running + waiting.count < workers else { return false }
+                    guard !refuses else { return false }
                     job.continuation = continuation
                     waiting.append(job)
                     return true
@@ -79,6 +78,12 @@ final class InferenceQueue: @unchecked Sendable {
         }
         return box.value!
     }
+
+    /// No free thread and the queue full: a job now would be refused at once.
+    var isFull: Bool { lock.withLock { refuses } }
+
+    /// `isFull`, under the lock.
+    private var refuses: Bool { !(waiting.count < capacity || running + waiting.count < workers) }
 
     /// Jobs waiting for a thread, and jobs running.
     var counts: (waiting: Int, running: Int) { lock.withLock { (waiting.count, running) } }

@@ -71,6 +71,8 @@ extension DetectionServer {
             guard ["image/jpeg", "image/png", "multipart/form-data"].contains(mediaType) else {
                 throw APIError.unsupportedMediaType(String(contentType.prefix(60)))
             }
+            // Refused now, before its body is read: the admission after reading it still decides.
+            if queue.isFull { throw InferenceQueue.Failure.full }
             var body = try await BodyReader(limit: configuration.maxBodyBytes, stallTimeout: configuration.bodyTimeout).read(request)
             var imageName = "body"
             if mediaType == "multipart/form-data" {
