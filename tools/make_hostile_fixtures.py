@@ -7,7 +7,7 @@ Usage (from the package root, standard library only, no torch needed):
 
 Writes Tests/Fixtures/checkpoint/ (valid synthetic checkpoints and plain pickles) and
 Tests/Fixtures/hostile/ (files that must be refused cleanly: malicious globals, truncation,
-lying headers, 100,000-deep nesting). Output is deterministic, so re-running it changes nothing.
+lying headers, 100,000-deep nesting, a PNG claiming 50,000 x 50,000 pixels). Output is deterministic, so re-running it changes nothing.
 
 Checkpoints are pickled with Python's own pickle module at protocol 2, as torch.save does: the
 torch / YOLOv7 classes are stand-ins registered under their real module names, so the opcodes
@@ -418,6 +418,15 @@ def hostile_fixtures():
     write(HOSTILE, "not_json.safetensors", st("{this is not json}", b""))
     write(HOSTILE, "shape_overflow.safetensors",
           st('{"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,0]}}', b""))
+
+    # ---- images (the server's tests post it): a PNG whose header claims 50,000 x 50,000 RGB
+    # (7.5 GB decoded) around one empty deflate block; refused from the header alone.
+    def png_chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    write(HOSTILE, "png_claims_50000x50000.png", b"\x89PNG\r\n\x1a\n"
+          + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 50000, 50000, 8, 2, 0, 0, 0))
+          + png_chunk(b"IDAT", zlib.compress(b"")) + png_chunk(b"IEND", b""))
 
 
 def main():

@@ -19,9 +19,19 @@ public struct EvalSample {
     /// INTER_AREA when shrinking, then its own rectangle `ceil(img * short/long / stride + 0.5)
     /// * stride`, as the rect loader computes the shape of a batch of one) and reads its labels.
     public init(path: String, imgSize: Int, stride: Int, classCount: Int?) throws {
+        try self.init(path: path, imgSize: imgSize, classCount: classCount) {
+            Letterbox(eval: $0, imgSize: imgSize, stride: stride)
+        }
+    }
+
+    /// The same with the pipeline's own pre-processing (its `inputSize` is `imgSize`).
+    public init(path: String, pipeline: some DetectionPipeline, classCount: Int?) throws {
+        try self.init(path: path, imgSize: pipeline.inputSize, classCount: classCount, letterbox: pipeline.letterbox)
+    }
+
+    init(path: String, imgSize: Int, classCount: Int?, letterbox boxing: (RGBImage) -> Letterbox) throws {
         let image = try RGBImage(contentsOf: URL(fileURLWithPath: path))
-        let shape = Letterbox.evalBatchShape(width: image.width, height: image.height, imgSize: imgSize, stride: stride)
-        let letterbox = Letterbox(eval: image, imgSize: imgSize, batchShape: shape)
+        let letterbox = boxing(image)
         let truth = try LabelFile.read(path: LabelFile.path(forImage: path), classCount: classCount)
         self.path = path
         width = image.width

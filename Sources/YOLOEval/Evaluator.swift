@@ -52,18 +52,18 @@ enum PreparedSample {
 }
 
 extension DatasetSplit {
-    /// Prepares every image of the split (decoding and labels on a background thread, one
-    /// image ahead) and hands them to `body` in order on the calling thread. Undecodable images
-    /// and refused label files are reported through `warning` and skipped; a malformed label
-    /// line stops the run with its error.
-    public func forEachSample(imgSize: Int, stride: Int, classCount: Int?,
+    /// Prepares every image of the split with the pipeline's pre-processing (decoding,
+    /// letterbox and labels on a background thread, one image ahead) and hands them to `body` in
+    /// order on the calling thread. Undecodable images and refused label files are reported
+    /// through `warning` and skipped; a malformed label line stops the run with its error.
+    public func forEachSample(pipeline: some DetectionPipeline, classCount: Int?,
                               warning: ((String) -> Void)? = nil,
                               progress: ((Int, Int) -> Void)? = nil,
                               _ body: (EvalSample) throws -> Void) throws {
         let paths = images
         try pipelined(count: paths.count, prepare: { i -> Result<PreparedSample, Error> in
             do {
-                return .success(.ready(try EvalSample(path: paths[i], imgSize: imgSize, stride: stride, classCount: classCount)))
+                return .success(.ready(try EvalSample(path: paths[i], pipeline: pipeline, classCount: classCount)))
             } catch let error as VisionError {
                 return .success(.skipped("\(error); image skipped"))
             } catch let error as EvalError {
@@ -82,52 +82,52 @@ extension DatasetSplit {
     }
 }
 
-/// Runs a model over a split as official test.py does and computes its metrics.
+/// Runs a detection pipeline over a split as official test.py does and computes its metrics.
+/// The pipeline holds the protocol: test.py's pre-processing and NMS (the YOLOv7 library's
+/// `Detector` with its `evaluation` options).
 public struct Evaluator {
-    public let model: YOLOModel
-    public var settings: EvalSettings
+    public let pipeline: any DetectionPipeline
 
-    public init(model: YOLOModel, settings: EvalSettings = EvalSettings()) {
-        self.model = model
-        self.settings = settings
+    public init(pipeline: any DetectionPipeline) {
+        self.pipeline = pipeline
     }
 
-    /// Raw predictions -> NMS -> boxes in original pixels -> statistics, for one image.
-    public static func evaluate(prediction: Tensor, sample: EvalSample, nms: NMSOptions) -> ImageEvaluation {
-        let detections = sample.letterbox.boxTransform.apply(nonMaxSuppression(prediction, options: nms))
-        return ImageEvaluation(path: sample.path, width: sample.width, height: sample.height,
-                               detections: detections, labels: sample.labels,
-                               statistics: ImageStatistics(detections: detections, labels: sample.labels))
+    /// One image's detections (boxes in original pixels) -> its statistics.
+    public static func evaluation(of sample: EvalSample, detections: [Detection]) -> ImageEvaluation {
+        ImageEvaluation(path: sample.path, width: sample.width, height: sample.height,
+                        detections: detections, labels: sample.labels,
+                        statistics: ImageStatistics(detections: detections, labels: sample.labels))
+    }
+
+    /// A sample through the rest of the pipeline: forward, NMS (its own settings), boxes back.
+    public static func evaluate(_ sample: EvalSample, pipeline: some DetectionPipeline) -> ImageEvaluation {
+        let prediction = pipeline.predict(sample.input)
+        return evaluation(of: sample, detections: pipeline.detections(in: prediction, boxTransform: sample.letterbox.boxTransform,
+                                                                      nms: nil))
     }
 
     /// Checks the dataset's class count against the model's.
-    public static func checkClasses(_ split: DatasetSplit, model: YOLOModel) throws {
-        if let nc = split.classCount, nc != model.config.nc {
-            throw EvalError.classCountMismatch(data: split.source, dataClasses: nc, modelClasses: model.config.nc)
+    public static func checkClasses(_ split: DatasetSplit, classCount: Int) throws {
+        if let nc = split.classCount, nc != classCount {
+            throw EvalError.classCountMismatch(data: split.source, dataClasses: nc, modelClasses: classCount)
         }
     }
 
     public func evaluate(_ split: DatasetSplit, warning: ((String) -> Void)? = nil,
                          progress: ((Int, Int) -> Void)? = nil) throws -> EvalResult {
-        try Self.checkClasses(split, model: model)
+        try Self.checkClasses(split, classCount: pipeline.classCount)
         let start = DispatchTime.now().uptimeNanoseconds
-        let size = EvalSettings.checkedImageSize(settings.imgSize, stride: model.maxStride)
-        if size != settings.imgSize {
-            warning?("--img \(settings.imgSize) must be a multiple of max stride \(max(model.maxStride, 32)), updating to \(size)")
-        }
-        var context = ForwardContext()
         var evaluated: [ImageEvaluation] = []
         var skipped: [String] = []
-        try split.forEachSample(imgSize: size, stride: max(model.maxStride, 32), classCount: model.config.nc,
+        try split.forEachSample(pipeline: pipeline, classCount: pipeline.classCount,
                                 warning: { skipped.append($0); warning?($0) }, progress: progress) { sample in
-            let prediction = model.forward(sample.input, context: &context)
-            evaluated.append(Self.evaluate(prediction: prediction, sample: sample, nms: settings.nms))
+            evaluated.append(Self.evaluate(sample, pipeline: pipeline))
         }
         guard !evaluated.isEmpty else {
             throw EvalError.noUsableImages(data: split.source, split: split.split, skipped: skipped.count)
         }
         let metrics = DetectionMetrics(statistics: evaluated.map(\.statistics), images: evaluated.count)
-        return EvalResult(metrics: metrics, images: evaluated, skipped: skipped, imgSize: size,
+        return EvalResult(metrics: metrics, images: evaluated, skipped: skipped, imgSize: pipeline.inputSize,
                           seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 }

@@ -4,42 +4,37 @@ import YOLOTensor
 import YOLOVision
 
 /// Runs a baseline and a quantized model on the same inputs and compares their detections.
+/// Both pipelines get the inputs the baseline's pre-processing makes (the same for both).
 public struct ModelComparison {
-    public let baseline: YOLOModel
-    public let quantized: YOLOModel
-    /// `--img`.
-    public var imgSize: Int
+    public let baseline: any DetectionPipeline
+    public let quantized: any DetectionPipeline
     /// The NMS whose detections are compared (detect.py's by default: conf 0.25, IoU 0.45).
     public var agreementNMS: NMSOptions
     /// Matches need the same class and at least this IoU.
     public var matchIoU: Float
 
-    public init(baseline: YOLOModel, quantized: YOLOModel, imgSize: Int = 640,
+    public init(baseline: any DetectionPipeline, quantized: any DetectionPipeline,
                 agreementNMS: NMSOptions = .detect, matchIoU: Float = 0.5) {
         self.baseline = baseline
         self.quantized = quantized
-        self.imgSize = imgSize
         self.agreementNMS = agreementNMS
         self.matchIoU = matchIoU
     }
 
-    var stride: Int { max(baseline.maxStride, quantized.maxStride) }
-
-    /// Images prepared as detect.py prepares them (letterbox to `imgSize`, auto padding);
-    /// undecodable images are reported through `warning` and skipped.
+    /// Images prepared by the pipelines' pre-processing (detect.py's: letterbox to their size,
+    /// auto padding); undecodable images are reported through `warning` and skipped.
     public func compare(images: [String], warning: ((String) -> Void)? = nil,
                         progress: ((Int, Int) -> Void)? = nil) -> ComparisonSummary {
-        var contextA = ForwardContext(), contextB = ForwardContext()
         var results: [ImageComparison] = []
-        let size = imgSize, stride = stride
+        let boxing = baseline
         pipelined(count: images.count, prepare: { i -> Result<Letterbox, Error> in
-            Result { Letterbox(detect: try RGBImage(contentsOf: URL(fileURLWithPath: images[i])), size: size, stride: stride) }
+            Result { boxing.letterbox(try RGBImage(contentsOf: URL(fileURLWithPath: images[i]))) }
         }, consume: { i, prepared in
             switch prepared {
             case .success(let boxed):
                 let input = boxed.tensor()
-                let a = boxed.boxTransform.apply(nonMaxSuppression(baseline.forward(input, context: &contextA), options: agreementNMS))
-                let b = boxed.boxTransform.apply(nonMaxSuppression(quantized.forward(input, context: &contextB), options: agreementNMS))
+                let a = baseline.detections(in: baseline.predict(input), boxTransform: boxed.boxTransform, nms: agreementNMS)
+                let b = quantized.detections(in: quantized.predict(input), boxTransform: boxed.boxTransform, nms: agreementNMS)
                 results.append(ImageComparison(image: images[i], baseline: a, quantized: b, iouThreshold: matchIoU))
             case .failure(let error):
                 warning?("\(error); image skipped")
@@ -49,33 +44,29 @@ public struct ModelComparison {
         return ComparisonSummary(images: results)
     }
 
-    /// A dataset split prepared as test.py prepares it: both models evaluated (`evalSettings`,
-    /// whose size is used), and their detections under `agreementNMS` compared on the same
-    /// forward passes.
-    public func compare(split: DatasetSplit, evalSettings: EvalSettings, warning: ((String) -> Void)? = nil,
+    /// A dataset split prepared as test.py prepares it (the pipelines' pre-processing: give them
+    /// the evaluation protocol): both models evaluated with their own NMS, and their
+    /// detections under `agreementNMS` compared on the same forward passes.
+    public func compare(split: DatasetSplit, warning: ((String) -> Void)? = nil,
                         progress: ((Int, Int) -> Void)? = nil) throws
         -> (agreement: ComparisonSummary, baseline: EvalResult, quantized: EvalResult) {
-        try Evaluator.checkClasses(split, model: baseline)
-        try Evaluator.checkClasses(split, model: quantized)
+        try Evaluator.checkClasses(split, classCount: baseline.classCount)
+        try Evaluator.checkClasses(split, classCount: quantized.classCount)
         let start = DispatchTime.now().uptimeNanoseconds
-        let size = EvalSettings.checkedImageSize(evalSettings.imgSize, stride: stride)
-        if size != evalSettings.imgSize {
-            warning?("--img \(evalSettings.imgSize) must be a multiple of max stride \(max(stride, 32)), updating to \(size)")
-        }
-        var contextA = ForwardContext(), contextB = ForwardContext()
+        let size = baseline.inputSize
         var evalA: [ImageEvaluation] = [], evalB: [ImageEvaluation] = []
         var results: [ImageComparison] = []
         var skipped: [String] = []
-        try split.forEachSample(imgSize: size, stride: max(stride, 32), classCount: baseline.config.nc,
+        try split.forEachSample(pipeline: baseline, classCount: baseline.classCount,
                                 warning: { skipped.append($0); warning?($0) }, progress: progress) { sample in
-            let predA = baseline.forward(sample.input, context: &contextA)
-            let predB = quantized.forward(sample.input, context: &contextB)
-            evalA.append(Evaluator.evaluate(prediction: predA, sample: sample, nms: evalSettings.nms))
-            evalB.append(Evaluator.evaluate(prediction: predB, sample: sample, nms: evalSettings.nms))
+            let predA = baseline.predict(sample.input)
+            let predB = quantized.predict(sample.input)
             let transform = sample.letterbox.boxTransform
+            evalA.append(Evaluator.evaluation(of: sample, detections: baseline.detections(in: predA, boxTransform: transform, nms: nil)))
+            evalB.append(Evaluator.evaluation(of: sample, detections: quantized.detections(in: predB, boxTransform: transform, nms: nil)))
             results.append(ImageComparison(image: sample.path,
-                                           baseline: transform.apply(nonMaxSuppression(predA, options: agreementNMS)),
-                                           quantized: transform.apply(nonMaxSuppression(predB, options: agreementNMS)),
+                                           baseline: baseline.detections(in: predA, boxTransform: transform, nms: agreementNMS),
+                                           quantized: quantized.detections(in: predB, boxTransform: transform, nms: agreementNMS),
                                            iouThreshold: matchIoU))
         }
         guard !evalA.isEmpty else {

@@ -10,7 +10,11 @@ public enum ModelLoader {
         guard try ModelFile.kind(ofFileAt: path) == .safetensors else {
             return try ModelFile.load(path: path, configPath: configPath)
         }
-        let file = try SafeTensorsFile.read(path: path)
+        return try load(safeTensors: try SafeTensorsFile.read(path: path), path: path, configPath: configPath)
+    }
+
+    /// A safetensors file of the engine: quantized (its own loader) or FP32/FP16.
+    static func load(safeTensors file: SafeTensorsFile, path: String, configPath: String?) throws -> YOLOModel {
         guard let text = file.metadata[ModelFile.Key.quantization] else {
             return try ModelFile.loadSafeTensors(file, configPath: configPath)
         }
@@ -21,6 +25,15 @@ public enum ModelLoader {
             model.storedInt8Ranges = (try doc.activationRanges(for: model, path: path), doc.summary)
         }
         return model
+    }
+
+    /// Loads any weights file from its bytes already in memory (`name` only names them in
+    /// errors), as `load(path:configPath:)` does from disk.
+    public static func load(data: Data, name: String, configPath: String? = nil) throws -> YOLOModel {
+        guard try ModelFile.kind(of: [UInt8](data.prefix(9)), path: name) == .safetensors else {
+            return try ModelFile.loadCheckpoint(try Checkpoint.load(data: data, path: name), configPath: configPath)
+        }
+        return try load(safeTensors: try SafeTensorsFile.parse(data, path: name), path: name, configPath: configPath)
     }
 
     /// The quantization document of a quantized safetensors file; nil for any other file.

@@ -107,8 +107,9 @@ public enum ConvKernel {
                                geometry g: ConvGeometry, activation: Activation,
                                into output: inout Tensor, channelOffset: Int = 0,
                                scratch: inout [Float], prepared: PreparedWeights? = nil,
-                               tileLimit: Int = maxScratchFloats, workers: Int = Parallel.workers) {
-        var ws = Workspace()
+                               tileLimit: Int = maxScratchFloats, workers: Int = Parallel.workers,
+                               options: KernelOptions = .default) {
+        var ws = Workspace(options: options)
         ws.input = input.data
         swap(&ws.arena, &output.data)
         swap(&ws.scratch, &scratch)
@@ -123,30 +124,19 @@ public enum ConvKernel {
     /// Convenience: allocates the output.
     public static func forward(input: Tensor, weight: [Float], bias: [Float],
                                geometry g: ConvGeometry, activation: Activation,
-                               workers: Int = Parallel.workers) -> Tensor {
+                               workers: Int = Parallel.workers, options: KernelOptions = .default) -> Tensor {
         var out = Tensor(zeros: g.outputShape(input.featureShape))
         var scratch: [Float] = []
         forward(input: input, weight: weight, bias: bias, geometry: g, activation: activation,
-                into: &out, scratch: &scratch, workers: workers)
+                into: &out, scratch: &scratch, workers: workers, options: options)
         return out
     }
 
-    /// Whether 3x3 stride-1 convs go through Winograd (see `Winograd`); off only to measure the
-    /// difference (`bench --no-winograd`).
-    nonisolated(unsafe) public static var useWinograd = true
-
-    /// Forces one Winograd tile size for every conv (`bench --winograd-tile`); nil: each conv's
-    /// own choice (`Winograd.Tile.preferred`, or what its prepared weights were made for).
-    nonisolated(unsafe) public static var winogradTile: Winograd.Tile?
-
-    /// Whether ungrouped convs other than Winograd's multiply through `PointwiseKernel` (where
-    /// the kernel level has it, `KernelISA`): 1x1 stride-1 convs straight on the input, the others on their
-    /// im2col columns; else sgemm tiles. Off only to measure the difference (`bench --no-pointwise`).
-    nonisolated(unsafe) public static var usePointwise = true
-
     /// Fast convolution between two views of a workspace: Winograd for the 3x3 stride-1 convs
-    /// it applies to, else im2col (none for 1x1 stride-1) and per-tile products on `workers`
-    /// threads, through `PointwiseKernel` at a vector kernel level (bias + activation fused) or
+    /// it applies to (`KernelOptions.winograd`), else im2col (none for 1x1 stride-1) and per-tile
+    /// products on `workers` threads, through `PointwiseKernel` at a vector kernel level (`KernelISA`)
+    /// when `KernelOptions.pointwise` is on (1x1 stride-1 convs straight on the input, the others on
+    /// their im2col columns; bias + activation fused) or
     /// single-threaded sgemm with the epilogue run on each tile while it is still in cache (see
     /// `ConvTiling` for how work is split). `prepared` holds the weights in the form
     /// the fast path wants (made once by the caller); without it they are transformed per call.
@@ -155,15 +145,16 @@ public enum ConvKernel {
                                prepared: PreparedWeights? = nil, tileLimit: Int = maxScratchFloats,
                                workers requested: Int? = nil) {
         let workers = requested ?? ws.threadCount
-        if useWinograd && Winograd.applies(g) {
-            let p = prepared?.winograd != nil ? prepared! : PreparedWeights(weight: weight, geometry: g)
+        if ws.options.winograd && Winograd.applies(g) {
+            let p = prepared?.winograd != nil ? prepared!
+                : PreparedWeights(weight: weight, geometry: g, tile: ws.options.preferredWinogradTile)
             Winograd.forward(&ws, input: input, output: output, transformed: p.winograd!, tile: p.winogradTile,
                              bias: bias, geometry: g, activation: activation, workers: workers)
             return
         }
         // The blocked kernel reads the weights as they are; 3x3 stride-1 convs with Winograd
         // switched off keep sgemm (that switch exists to measure against sgemm).
-        let blocked = usePointwise && PointwiseKernel.applies(g) && !Winograd.applies(g)
+        let blocked = ws.options.pointwise && PointwiseKernel.applies(g) && !Winograd.applies(g)
         if blocked && g.isPointwise {
             PointwiseKernel.forward(&ws, input: input, output: output, weight: weight, bias: bias, geometry: g,
                                     activation: activation, workers: workers)
@@ -207,12 +198,14 @@ public enum ConvKernel {
     }
 
     /// The same conv with weights that are decoded as it runs (packed low-bit formats): staged
-    /// in the workspace one layer at a time, already in Winograd form where that path applies.
+    /// in the workspace one layer at a time, already in Winograd form where that path applies
+    /// (`tile`; nil: the workspace options' preferred tile).
     public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView,
                                decoder: WeightDecoder, bias: [Float], geometry g: ConvGeometry,
-                               activation: Activation, tile: Winograd.Tile = .preferred, workers requested: Int? = nil) {
+                               activation: Activation, tile: Winograd.Tile? = nil, workers requested: Int? = nil) {
         let workers = requested ?? ws.threadCount
-        if useWinograd && Winograd.applies(g) {
+        let tile = tile ?? ws.options.preferredWinogradTile
+        if ws.options.winograd && Winograd.applies(g) {
             if Winograd.decodesPerBlock(g, input: input.shape, tile: tile, workers: workers) {
                 Winograd.forward(&ws, input: input, output: output, decoder: decoder, bias: bias, geometry: g,
                                  activation: activation, workers: workers)
@@ -228,7 +221,7 @@ public enum ConvKernel {
             ws.stage(decoder, geometry: g, workers: workers)
             var w: [Float] = []
             swap(&w, &ws.stagedWeights)
-            if StrideTwoWinograd.applies(g, input: input.shape) {
+            if StrideTwoWinograd.applies(g, input: input.shape, options: ws.options) {
                 // As dense weights run (transformed once there, here per pass): the same floats.
                 var u: [Float] = []
                 swap(&u, &ws.stagedTransform)
@@ -420,7 +413,7 @@ public struct PreparedWeights: Sendable {
     /// The conv they were made for.
     public let geometry: ConvGeometry
 
-    public init(weight: [Float], geometry g: ConvGeometry, tile: Winograd.Tile = .preferred) {
+    public init(weight: [Float], geometry g: ConvGeometry, tile: Winograd.Tile = KernelOptions.default.preferredWinogradTile) {
         winogradTile = tile
         geometry = g
         winograd = Winograd.applies(g)

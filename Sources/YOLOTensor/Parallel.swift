@@ -12,10 +12,6 @@ import Glibc
 public enum Parallel {
     nonisolated(unsafe) public private(set) static var workers = 1
 
-    /// Whether parallel loops run on the spinning pool (else `concurrentPerform`); off only to
-    /// measure the difference (`bench --no-spin`).
-    nonisolated(unsafe) public static var useSpinningPool = true
-
     /// The engine's persistent threads (workers - 1 of them: the caller is worker 0).
     nonisolated(unsafe) static var pool: SpinningPool?
 
@@ -24,13 +20,32 @@ public enum Parallel {
         if workers > 1 && (pool?.threads ?? 0) != workers - 1 { pool = SpinningPool(threads: workers - 1) }
     }
 
+    /// Makes the spinning pool wide enough for `width` workers (never narrower), leaving the
+    /// default `workers` alone. (A replaced pool is never freed, its threads keep it, so a
+    /// `fork` that read the old one still runs on it.)
+    static func reservePool(width: Int) {
+        if width > 1 && (pool?.threads ?? 0) < width - 1 { pool = SpinningPool(threads: width - 1) }
+    }
+
     /// Runs `body(worker)` for workers `0..<width` at once, worker 0 on the calling thread: on the
     /// spinning pool when it is free and wide enough, else through `concurrentPerform` (nested or
     /// concurrent calls, or a width the pool was not made for).
     @inline(__always)
     static func fork(_ width: Int, _ body: (Int) -> Void) {
-        if useSpinningPool, let pool, width <= pool.threads + 1, pool.run(width: width, body) { return }
+        if !SpinningPoolSwitch.isOffOnThisThread, let pool, width <= pool.threads + 1, pool.run(width: width, body) { return }
         DispatchQueue.concurrentPerform(iterations: width, execute: body)
+    }
+
+    /// Runs `body` with the parallel loops it starts from this thread on the spinning pool
+    /// (`enabled`) or on `concurrentPerform`: a planned pass applies its workspace's
+    /// `KernelOptions.spinningPool` this way (off only to measure the difference, `bench --no-spin`),
+    /// so passes on other threads keep their own choice.
+    public static func withSpinningPool<R>(_ enabled: Bool, _ body: () throws -> R) rethrows -> R {
+        if enabled { return try body() }
+        let outer = SpinningPoolSwitch.isOffOnThisThread
+        SpinningPoolSwitch.isOffOnThisThread = true
+        defer { SpinningPoolSwitch.isOffOnThisThread = outer }
+        return try body()
     }
 
     /// Runs `body` over `[0, count)` split into contiguous chunks, one per worker, when the work
@@ -68,6 +83,21 @@ public enum Parallel {
                 body(worker, t)
             }
         }
+    }
+}
+
+/// A per-thread flag: whether the spinning pool is switched off for loops this thread starts.
+enum SpinningPoolSwitch {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Off is stored as any non-nil value (no allocation: the key's value is only tested).
+    static var isOffOnThisThread: Bool {
+        get { pthread_getspecific(key) != nil }
+        set { pthread_setspecific(key, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
     }
 }
 
@@ -180,4 +210,17 @@ public enum ComputeThreads {
     }
 
     public static var current: Int { Parallel.workers }
+
+    /// Readies the process for passes that ask for `n` threads themselves (`ForwardContext`'s
+    /// `threads`, a library `Detector`'s): BLAS single-threaded per call (the engine's threads
+    /// split the work, as `set` does) and the engine's pool at least `n` wide, the default
+    /// (`current`) unchanged. Serialised, so detectors made on several threads at once are safe.
+    public static func reserve(_ n: Int) {
+        reservation.withLock { _ in
+            BLASThreads.set(1)
+            Parallel.reservePool(width: n)
+        }
+    }
+
+    private static let reservation = Mutex(())
 }

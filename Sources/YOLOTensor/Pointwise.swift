@@ -12,7 +12,7 @@ public enum PointwiseKernel {
     public static let available = KernelISA.current.hasVectorKernels
 
     /// Whether the kernel can multiply for this conv, directly (1x1 stride 1) or on im2col
-    /// columns (it may still be switched off: `ConvKernel.usePointwise`).
+    /// columns (it may still be switched off: `KernelOptions.pointwise`).
     public static func applies(_ g: ConvGeometry) -> Bool { available && g.groups == 1 }
 
     /// The C epilogue's code and LeakyReLU slope for an activation.

@@ -35,14 +35,8 @@ public enum Winograd {
         public var description: String { "F(\(rawValue)x\(rawValue),3x3)" }
 
         /// Whether the engine runs it here (F(4x4)'s C transforms and products at a vector level).
+        /// (Which tile convs use unless told otherwise: `KernelOptions.preferredWinogradTile`.)
         public var available: Bool { self == .f2 || PointwiseKernel.available }
-
-        /// The tile convs use unless told otherwise: F(4x4) where it runs and the blocked kernel is
-        /// on, else F(2x2). `ConvKernel.winogradTile` overrides it (bench --winograd-tile).
-        public static var preferred: Tile {
-            if let t = ConvKernel.winogradTile, t.available { return t }
-            return PointwiseKernel.available && ConvKernel.usePointwise ? .f4 : .f2
-        }
     }
 
     /// Whether a conv runs this way: 3x3, stride 1, padding 1, ungrouped, and wide enough that
@@ -218,10 +212,12 @@ public enum Winograd {
     }
 
     /// The conv from one workspace view into another; `transformed` from `transformWeights`.
+    /// `products` nil: the workspace options' (`KernelOptions.winogradProducts`).
     public static func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, transformed u: [Float],
-                               tile: Tile = .f2, products: Products = .preferred, bias: [Float],
+                               tile: Tile = .f2, products: Products? = nil, bias: [Float],
                                geometry g: ConvGeometry, activation: Activation, workers requested: Int? = nil) {
         precondition(u.count >= tile.positions * g.inChannels * g.outChannels, "Winograd: weight sizes")
+        let products = products ?? ws.options.winogradProducts
         forward(&ws, input: input, output: output, weights: .transformed(u), tile: tile, products: products, bias: bias,
                 geometry: g, activation: activation, workers: requested ?? ws.threadCount)
     }
@@ -447,9 +443,6 @@ public enum Winograd {
         /// `PointwiseKernel`'s blocked kernel, which reads the transformed tiles in place
         /// instead of packing them for every product as sgemm does.
         case blocked
-
-        /// The blocked kernel where the CPU has it (and `ConvKernel.usePointwise` is on).
-        public static var preferred: Products { PointwiseKernel.available && ConvKernel.usePointwise ? .blocked : .sgemm }
     }
 
     /// V = B^T d B for the tiles of `tileRows` and input channels `channels`: position xi of

@@ -24,9 +24,6 @@ import CVectorMath
 /// runs only on planes large enough to gain (`minOutputPlane`; the deep 20x20 convs, whose
 /// weights are largest, stay on im2col).
 public enum StrideTwoWinograd {
-    /// Switch for measuring (`bench --no-s2-winograd`; `--no-winograd` turns this off too).
-    nonisolated(unsafe) public static var enabled = true
-
     /// Output planes from this many pixels (40x40) take this path.
     static let minOutputPlane = 1600
 
@@ -59,10 +56,11 @@ public enum StrideTwoWinograd {
         ((input.height - 1) / 2 + 1, (input.width - 1) / 2 + 1)
     }
 
-    /// Whether a conv on this input runs this way.
-    public static func applies(_ g: ConvGeometry, input: FeatureShape) -> Bool {
+    /// Whether a conv on this input runs this way (`KernelOptions.strideTwoWinograd` switches it
+    /// off for measuring; `winograd` off turns it off too).
+    public static func applies(_ g: ConvGeometry, input: FeatureShape, options: KernelOptions = .default) -> Bool {
         let (oh, ow) = outputSize(input)
-        return enabled && ConvKernel.useWinograd && supports(g) && oh * ow >= minOutputPlane && (ow + 3) / 4 <= Int(cvm_winograd4_max_tile_columns())
+        return options.strideTwoWinograd && options.winograd && supports(g) && oh * ow >= minOutputPlane && (ow + 3) / 4 <= Int(cvm_winograd4_max_tile_columns())
     }
 
     /// Whether the kernels can run this conv at all (a vector level; 3x3, stride 2, padding 1, ungrouped).

@@ -45,10 +45,12 @@ public struct Workspace {
     public var stagedTransform: [Float]
     /// Threads for this workspace's kernels; nil: `Parallel.workers`.
     public var workers: Int?
+    /// Which fast paths this workspace's kernels take.
+    public var options: KernelOptions
 
     public var threadCount: Int { workers ?? Parallel.workers }
 
-    public init(arenaFloats: Int = 0) {
+    public init(arenaFloats: Int = 0, options: KernelOptions = .default) {
         arena = [Float](repeating: 0, count: arenaFloats)
         input = []
         scratch = []
@@ -56,6 +58,7 @@ public struct Workspace {
         stagedWeights = []
         stagedTransform = []
         workers = nil
+        self.options = options
     }
 
     /// Grows the scratch buffer to at least `floats` (never shrinks: kept across passes). Never

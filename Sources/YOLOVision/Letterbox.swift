@@ -73,6 +73,13 @@ public struct Letterbox: Sendable {
                                     originalWidth: w0, originalHeight: h0)
     }
 
+    /// test.py's pre-processing of an image alone in its batch: `init(eval:imgSize:batchShape:)`
+    /// with the rectangle `evalBatchShape` gives it (`stride`: the model's, at least 32).
+    public init(eval source: RGBImage, imgSize: Int, stride: Int) {
+        let shape = Letterbox.evalBatchShape(width: source.width, height: source.height, imgSize: imgSize, stride: stride)
+        self.init(eval: source, imgSize: imgSize, batchShape: shape)
+    }
+
     /// The rectangle LoadImagesAndLabels(rect=True) letterboxes an image of the given original
     /// size to when it is alone in its batch: `ceil(shape * img / stride + pad) * stride` with
     /// shape `[h/w, 1]` for landscape, `[1, w/h]` for portrait, `[1, 1]` for square.

@@ -5,6 +5,7 @@ import YOLOModel
 import YOLOQuant
 import YOLOTensor
 import YOLOVision
+import YOLOv7
 
 /// `bench --json F` (DESIGN section 2). Keys beyond the contract's are additions, never renames.
 struct BenchReport: Codable {
@@ -125,7 +126,6 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-sibling-fusion"), help: .hidden)
     var noSiblingFusion = false
 
-
     @Option(name: .customLong("winograd-tile"), help: .hidden)
     var winogradTile: Int?
 
@@ -147,12 +147,7 @@ struct BenchCommand: ParsableCommand {
         try runReportingErrors {
             let cores = threads ?? ProcessInfo.processInfo.activeProcessorCount
             ComputeThreads.set(cores)
-            if noWinograd { ConvKernel.useWinograd = false }
-            if noPointwise { ConvKernel.usePointwise = false }
-            if noSpin { Parallel.useSpinningPool = false }
-            if noStrideTwoWinograd { StrideTwoWinograd.enabled = false }
-            if noSiblingFusion { ConvUnit.fusesSiblings = false }
-            if let winogradTile { ConvKernel.winogradTile = Winograd.Tile(rawValue: winogradTile) }
+            let kernels = kernelOptions
             let model: YOLOModel
             let modelName: String
             if weights == "random", let cfg {
@@ -162,10 +157,15 @@ struct BenchCommand: ParsableCommand {
                 model = try ModelLoader.load(path: weights, configPath: cfg)
                 modelName = (weights as NSString).lastPathComponent
             }
-            let stride = model.maxStride
-            let size = (img + stride - 1) / stride * stride
+            // The passes run through a detector (its kernel options and pool of contexts); the
+            // model stays in reach for tuning and the per-layer profile.
+            let detector = try Detector(model: model, options: Detector.Options(
+                imageSize: img, precision: precision.precision.detectorPrecision, kernels: kernels),
+                calibration: try precision.calibration(), calibrationProgress: ProgressLine.reporter("calibration"))
+            let stride = detector.stride
+            let size = detector.inputSize
             if size != img { printError("yolov7: --img \(img) must be a multiple of \(stride), using \(size)") }
-            try precision.apply(to: model, size: size)
+            precision.report(detector)
 
             // The input: a letterboxed picture, or deterministic noise in [0, 1].
             var outside: (decode: Double, letterbox: Double, toTensor: Double)?
@@ -175,7 +175,7 @@ struct BenchCommand: ParsableCommand {
                 let t0 = now()
                 let picture = try RGBImage(contentsOf: URL(fileURLWithPath: source))
                 let t1 = now()
-                let letterbox = Letterbox(detect: picture, size: size, stride: stride)
+                let letterbox = detector.letterbox(picture)
                 let t2 = now()
                 single = letterbox.tensor()
                 let t3 = now()
@@ -196,10 +196,9 @@ struct BenchCommand: ParsableCommand {
                 total + node.layer.flops(node.inputs.map { $0 < 0 ? s : shapes[$0] })
             }
 
-            var context = ForwardContext()
             var prediction = Tensor(zeros: [1])
             func pass() -> Tensor {
-                plain ? model.forwardReference(input, context: &context) : model.forward(input, context: &context)
+                plain ? detector.withContext { model.forwardReference(input, context: &$0) } : detector.predict(input)
             }
             var tuning: [BenchReport.TuneRow]?
             if tune {
@@ -211,7 +210,7 @@ struct BenchCommand: ParsableCommand {
                 }
             }
             // Inference only from here: drop the dense copy of weights that have a Winograd form.
-            model.releaseDenseWeights()
+            model.releaseDenseWeights(options: kernels)
             for _ in 0..<warmup { prediction = pass() }
             var times: [Double] = []
             var cpu: [Double] = []
@@ -248,11 +247,13 @@ struct BenchCommand: ParsableCommand {
             }
             print("memory: peak RSS \(bytes(report.peak_rss_bytes)), current RSS \(bytes(report.current_rss_bytes)); "
                   + "weights \(bytes(report.weight_bytes)) + prepared \(bytes(report.prepared_weight_bytes)), "
-                  + "activation arena \(bytes(context.workspaceFloats * 4))")
+                  + "activation arena \(bytes(detector.withContext { $0.workspaceFloats } * 4))")
 
             if profile {
-                try runProfile(model: model, input: input, shapes: shapes, context: &context, report: &report,
-                               unprofiledMedian: median)
+                try detector.withContext { context in
+                    try runProfile(model: model, input: input, shapes: shapes, context: &context, report: &report,
+                                   unprofiledMedian: median)
+                }
                 // Post-processing on this run's output: NMS (detect.py defaults) and scaling back.
                 let nmsRuns = 5
                 var nmsTimes: [Double] = []
@@ -261,8 +262,7 @@ struct BenchCommand: ParsableCommand {
                     : Tensor(shape: [1] + prediction.shape.dropFirst(), data: Array(prediction.data.prefix(prediction.count / batch)))
                 for _ in 0..<nmsRuns {
                     let t0 = now()
-                    var detections = nonMaxSuppression(first, options: .detect)
-                    if let transform { detections = transform.apply(detections) }
+                    let detections = detector.detections(in: first, boxTransform: transform)
                     nmsTimes.append(ms(t0, now()))
                     found = detections.count
                 }
@@ -361,6 +361,18 @@ struct BenchCommand: ParsableCommand {
         report.layers = rows
         report.layers_sum_ms = sum
         report.profiled_total_ms = total
+    }
+
+    /// The hidden flags that switch fast paths off, to measure what each one gains.
+    var kernelOptions: KernelOptions {
+        var options = KernelOptions()
+        options.winograd = !noWinograd
+        options.pointwise = !noPointwise
+        options.spinningPool = !noSpin
+        options.strideTwoWinograd = !noStrideTwoWinograd
+        options.siblingFusion = !noSiblingFusion
+        options.winogradTile = winogradTile.flatMap(Winograd.Tile.init(rawValue:))
+        return options
     }
 
     func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }

@@ -3,6 +3,7 @@ import Foundation
 import YOLOEval
 import YOLOQuant
 import YOLOVision
+import YOLOv7
 
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -71,11 +72,17 @@ struct CompareCommand: ParsableCommand {
             let reportFolder = try reportFolderPath.map { try ReportFolder(path: $0) }  // checked before any work
             let dataset = try data.map { try DatasetSplit.load(data: $0, split: split) }
             let images = dataset == nil ? try ModelComparison.imageFiles(sources) : []
-            let base = try ModelLoader.load(path: baseline, configPath: cfg)
-            let quant = try ModelLoader.load(path: quantized, configPath: cfg)
-            base.releaseDenseWeights()  // inference only: keep the Winograd form alone
-            quant.releaseDenseWeights()
-            var comparison = ModelComparison(baseline: base, quantized: quant, imgSize: img)
+            // With --data both models run test.py's protocol (and are evaluated); on images,
+            // detect.py's pre-processing. The agreement is always under --conf/--iou.
+            let settings = EvalSettings(imgSize: img)
+            let options = dataset == nil ? Detector.Options(imageSize: img) : .evaluation(settings)
+            let cfgURL = cfg.map { URL(fileURLWithPath: $0) }
+            let base = try Detector(contentsOf: URL(fileURLWithPath: baseline), configURL: cfgURL, options: options)
+            let quant = try Detector(contentsOf: URL(fileURLWithPath: quantized), configURL: cfgURL, options: options)
+            if dataset != nil && base.inputSize != img {
+                printError("yolov7: --img \(img) must be a multiple of max stride \(max(base.stride, 32)), updating to \(base.inputSize)")
+            }
+            var comparison = ModelComparison(baseline: base, quantized: quant)
             // A report also looks below --conf (its chart, the causes of unmatched boxes): NMS runs
             // once at its lowest threshold, and the figures at --conf are derived from that.
             let nmsConf = reportFolder == nil ? Float(conf) : min(Float(conf), ComparisonHTMLReport.lowestThreshold)
@@ -85,8 +92,7 @@ struct CompareCommand: ParsableCommand {
             let agreement: ComparisonSummary
             let report: ComparisonReport
             if let dataset {
-                let settings = EvalSettings(imgSize: img)
-                let (all, a, b) = try comparison.compare(split: dataset, evalSettings: settings, warning: warn,
+                let (all, a, b) = try comparison.compare(split: dataset, warning: warn,
                                                          progress: ProgressLine.reporter("compare"))
                 agreement = all
                 let pair = ComparisonReport.EvalPair(
@@ -102,7 +108,7 @@ struct CompareCommand: ParsableCommand {
             if let json { try JSONOutput.write(report, to: json) }
             if let reportFolder {
                 let inputs = dataset.map { "\($0.source), \($0.split) split" } ?? "\(images.count) images from \(sources.joined(separator: ", "))"
-                try ComparisonHTMLReport(report: report, all: agreement, baseline: base, quantized: quant, classNames: names,
+                try ComparisonHTMLReport(report: report, all: agreement, baseline: base.model, quantized: quant.model, classNames: names,
                                          inputs: inputs, imgSize: img, maxPictures: reportImages)
                     .write(to: reportFolder, progress: ProgressLine.reporter("report"))
             }

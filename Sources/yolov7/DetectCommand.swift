@@ -5,20 +5,7 @@ import YOLOModel
 import YOLOQuant
 import YOLOTensor
 import YOLOVision
-
-/// One image's result, in the detection JSON of DESIGN section 2.
-struct ImageDetections: Codable {
-    struct Box: Codable {
-        let class_id: Int
-        let `class`: String
-        let confidence: Float
-        let box: [Float]
-    }
-    let image: String
-    let width: Int
-    let height: Int
-    let detections: [Box]
-}
+import YOLOv7
 
 struct DetectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -76,20 +63,19 @@ struct DetectCommand: ParsableCommand {
         var failures = 0
         try runReportingErrors {
             let paths = try ImageSources.expand(sources)
-            let model = try ModelLoader.load(path: weights, configPath: cfg)
-            for c in classes where c < 0 || c >= model.config.nc {
-                throw ValidationError("--classes: \(c) is not a class of this model (0..<\(model.config.nc))")
+            let options = Detector.Options(imageSize: img, confidenceThreshold: conf, iouThreshold: iou,
+                                           classes: classes.isEmpty ? nil : classes, maxDetections: maxDet,
+                                           agnosticNMS: agnostic, precision: precision.precision.detectorPrecision)
+            let detector = try Detector(contentsOf: URL(fileURLWithPath: weights), configURL: cfg.map { URL(fileURLWithPath: $0) },
+                                        options: options, calibration: try precision.calibration(),
+                                        calibrationProgress: ProgressLine.reporter("calibration"))
+            if detector.inputSize != img {
+                printError("yolov7: --img \(img) must be a multiple of \(detector.stride), using \(detector.inputSize)")
             }
-            let stride = model.maxStride
-            let size = (img + stride - 1) / stride * stride
-            if size != img { printError("yolov7: --img \(img) must be a multiple of \(stride), using \(size)") }
-            try precision.apply(to: model, size: size)
-            model.releaseDenseWeights()  // inference only: keep the Winograd form alone (int8 convs: their integers)
+            precision.report(detector)
             for folder in [out, saveTxt].compactMap({ $0 }) {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             }
-            let options = NMSOptions(confThreshold: conf, iouThreshold: iou, classes: classes.isEmpty ? nil : classes,
-                                     agnostic: agnostic, multiLabel: false, maxDetections: maxDet)
 
             // Both cores: with several images, one image per core and single-threaded kernels
             // (decode, letterbox, NMS and drawing run in parallel too); one image gets all
@@ -100,26 +86,21 @@ struct DetectCommand: ParsableCommand {
 
             var results = [Result<(ImageDetections, Double), Error>?](repeating: nil, count: paths.count)
             let lock = NSLock()
-            var next = 0
             var printed = 0
             let start = DispatchTime.now().uptimeNanoseconds
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                var context = ForwardContext()
-                while true {
-                    lock.lock()
-                    let i = next
-                    next += 1
-                    lock.unlock()
-                    guard i < paths.count else { return }
-                    let result = Result { try detect(paths[i], model: model, size: size, options: options, context: &context) }
-                    lock.lock()
-                    results[i] = result
+            detector.detect(contentsOf: paths.map { URL(fileURLWithPath: $0) }, concurrency: workers) { file in
+                let result = Result { () throws -> (ImageDetections, Double) in
+                    let found = try file.result.get()
+                    if let image = file.image { try writeOutputs(found, image: image) }
+                    return (found, file.seconds * 1000)
+                }
+                lock.withLock {
+                    results[file.index] = result
                     // Report in input order as soon as the prefix is complete.
                     while printed < paths.count, let r = results[printed] {
-                        report(r, path: paths[printed], index: printed, count: paths.count, names: model.classNames)
+                        report(r, path: paths[printed], index: printed, count: paths.count, names: detector.classNames)
                         printed += 1
                     }
-                    lock.unlock()
                 }
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -139,23 +120,16 @@ struct DetectCommand: ParsableCommand {
         if failures > 0 { throw ExitCode(2) }
     }
 
-    /// Decode, letterbox, forward, NMS, scale back; then the per-image outputs.
-    func detect(_ path: String, model: YOLOModel, size: Int, options: NMSOptions,
-                context: inout ForwardContext) throws -> (ImageDetections, Double) {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        let image = try RGBImage(contentsOf: URL(fileURLWithPath: path))
-        let letterbox = Letterbox(detect: image, size: size, stride: model.maxStride)
-        let prediction = model.forward(letterbox.tensor(), context: &context)
-        let detections = letterbox.boxTransform.apply(nonMaxSuppression(prediction, options: options))
-        let names = model.classNames
-        let name = (path as NSString).lastPathComponent
+    /// The per-image outputs: the annotated copy (`--out`) and the label file (`--save-txt`).
+    func writeOutputs(_ found: ImageDetections, image: RGBImage) throws {
+        let name = (found.image as NSString).lastPathComponent
         if let out {
-            try image.annotated(with: detections, names: names)
+            try image.annotated(with: found.detections)
                 .write(to: URL(fileURLWithPath: (out as NSString).appendingPathComponent(name)))
         }
         if let saveTxt {
             let w = Float(image.width), h = Float(image.height)
-            let lines = detections.map { d in
+            let lines = found.detections.map { d in
                 String(format: "%d %.6f %.6f %.6f %.6f %.6f", d.classID, (d.x1 + d.x2) / 2 / w, (d.y1 + d.y2) / 2 / h,
                        (d.x2 - d.x1) / w, (d.y2 - d.y1) / h, d.confidence)
             }
@@ -163,18 +137,13 @@ struct DetectCommand: ParsableCommand {
             try (lines.map { $0 + "\n" }.joined()).write(toFile: (saveTxt as NSString).appendingPathComponent(stem + ".txt"),
                                                         atomically: true, encoding: .utf8)
         }
-        let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
-        let boxes = detections.map {
-            ImageDetections.Box(class_id: $0.classID, class: names[$0.classID], confidence: $0.confidence, box: $0.box)
-        }
-        return (ImageDetections(image: path, width: image.width, height: image.height, detections: boxes), ms)
     }
 
     func report(_ result: Result<(ImageDetections, Double), Error>, path: String, index: Int, count: Int, names: [String]) {
         switch result {
         case .success(let (d, ms)):
             var counts = [Int](repeating: 0, count: names.count)
-            for b in d.detections { counts[b.class_id] += 1 }
+            for b in d.detections { counts[b.classID] += 1 }
             let summary = counts.enumerated().filter { $0.element > 0 }.map { "\($0.element) \(names[$0.offset])" }
             print("image \(index + 1)/\(count) \(path): \(d.width)x\(d.height), "
                   + (summary.isEmpty ? "no detections" : summary.joined(separator: ", "))

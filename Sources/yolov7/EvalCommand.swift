@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import YOLOEval
 import YOLOQuant
+import YOLOv7
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,16 +54,22 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let split = try DatasetSplit.load(data: data, split: split)
-            let model = try ModelLoader.load(path: weights, configPath: cfg)
-            let coco = try COCOEvalOutputs(resultsPath: cocoJSON, annotationsPath: cocoAnnotations, split: split,
-                                           dataPath: data, classCount: model.config.nc)
-            // int8 calibrates on the same dataset's train split unless --calib says otherwise.
-            try precision.apply(to: model, size: img, fallback: data)
-            model.releaseDenseWeights()  // inference only: keep the Winograd form alone (int8 convs: their integers)
             let settings = EvalSettings(imgSize: img, confThreshold: Float(conf), iouThreshold: Float(iou))
-            let result = try Evaluator(model: model, settings: settings)
+            var options = Detector.Options.evaluation(settings)
+            options.precision = precision.precision.detectorPrecision
+            // int8 calibrates on the same dataset's train split unless --calib says otherwise.
+            let detector = try Detector(contentsOf: URL(fileURLWithPath: weights), configURL: cfg.map { URL(fileURLWithPath: $0) },
+                                        options: options, calibration: try precision.calibration(fallback: data),
+                                        calibrationProgress: ProgressLine.reporter("calibration"))
+            precision.report(detector)
+            let coco = try COCOEvalOutputs(resultsPath: cocoJSON, annotationsPath: cocoAnnotations, split: split,
+                                           dataPath: data, classCount: detector.classCount)
+            if detector.inputSize != img {
+                printError("yolov7: --img \(img) must be a multiple of max stride \(max(detector.stride, 32)), updating to \(detector.inputSize)")
+            }
+            let result = try Evaluator(pipeline: detector)
                 .evaluate(split, warning: { printError("yolov7: \($0)") }, progress: ProgressLine.reporter("eval"))
-            let names = model.classNames.isEmpty ? (split.classNames ?? []) : model.classNames
+            let names = detector.classNames.isEmpty ? (split.classNames ?? []) : detector.classNames
             var report = EvalReport(result, names: names, settings: settings, data: data, split: self.split, weights: weights)
             report.coco = try coco.finish(result)
             if let json { try JSONOutput.write(report, to: json) }
@@ -77,7 +84,7 @@ struct EvalCommand: ParsableCommand {
 
 /// Progress lines on stderr, only when stderr is a terminal (quiet when piped or redirected).
 enum ProgressLine {
-    static func reporter(_ label: String) -> ((Int, Int) -> Void)? {
+    static func reporter(_ label: String) -> (@Sendable (Int, Int) -> Void)? {
         guard stderrIsTerminal else { return nil }
         return { done, total in
             FileHandle.standardError.write(Data("\r\(label) \(done)/\(total)\(done == total ? "\r\u{1B}[K" : "")".utf8))

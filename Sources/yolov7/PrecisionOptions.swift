@@ -2,12 +2,18 @@ import ArgumentParser
 import Foundation
 import YOLOModel
 import YOLOQuant
-import YOLOTensor
-import YOLOVision
+import YOLOv7
 
-/// `--precision fp32|int8` and its calibration flags, shared by detect, eval and bench.
+/// `--precision fp32|int8` and its calibration flags, shared by detect, eval, bench and serve.
 enum Precision: String, ExpressibleByArgument, CaseIterable {
     case fp32, int8
+
+    var detectorPrecision: Detector.Precision {
+        switch self {
+        case .fp32: return .fp32
+        case .int8: return .int8
+        }
+    }
 }
 
 struct PrecisionOptions: ParsableArguments {
@@ -31,29 +37,26 @@ struct PrecisionOptions: ParsableArguments {
         guard RangeStatistic(rawValue: calibRange) != nil else { throw ValidationError("--calib-range must be minmax or mean") }
     }
 
-    /// Switches the model to int8 (nothing for fp32) with activation ranges calibrated on
-    /// `calib` at `size` when it is given, else those the weights file stores, else calibrated
-    /// on `fallback` (a dataset whose train split is used). Prints one summary line on stderr.
-    func apply(to model: YOLOModel, size: Int, fallback: String? = nil) throws {
-        guard precision == .int8 else { return }
-        let start = Date()
-        let ranges: [String: ActivationRange], origin: String
-        if calib == nil, let stored = model.storedInt8Ranges {
-            (ranges, origin) = (stored.ranges, stored.summary)
-        } else if let source = calib ?? fallback {
-            let files = try QuantizeCommand.calibrationImages(source, count: calibImages)
-            ranges = try ActivationCalibration.collect(
-                model: model, count: files.count, statistic: RangeStatistic(rawValue: calibRange)!, input: { i in
-                    let image = try RGBImage(contentsOf: URL(fileURLWithPath: files[i]))
-                    return Letterbox(detect: image, size: size, stride: model.maxStride).tensor()
-                }, progress: ProgressLine.reporter("calibration"))
-            origin = "activation ranges (\(calibRange)) from \(files.count) images at \(size)"
-        } else {
-            throw ValidationError("--precision int8 needs activation ranges: give --calib (a dataset or a folder of train images), "
-                                  + "or weights quantized with --calib (they store ranges)")
-        }
+    /// Where int8 takes its activation ranges (nil for fp32): the images of `calib` when it is
+    /// given; else the ranges the weights file stores, and for a file without them the images
+    /// of `fallback` (a dataset whose train split is used) when there is one.
+    func calibration(fallback: String? = nil) throws -> Int8Calibration? {
+        guard precision == .int8 else { return nil }
         let keep = Set((int8Keep ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
-        let summary = try Int8Execution.enable(model: model, ranges: ranges, keep: keep)
-        printError("yolov7: \(summary); \(origin) " + String(format: "(%.1f s)", Date().timeIntervalSince(start)))
+        let statistic = RangeStatistic(rawValue: calibRange)!
+        if let calib {
+            let files = try QuantizeCommand.calibrationImages(calib, count: calibImages)
+            return Int8Calibration(images: files.map { URL(fileURLWithPath: $0) }, statistic: statistic, keep: keep)
+        }
+        guard let fallback else { return .stored(keep: keep) }
+        let files = try QuantizeCommand.calibrationImages(fallback, count: calibImages)
+        return Int8Calibration(images: files.map { URL(fileURLWithPath: $0) }, statistic: statistic, keep: keep,
+                               prefersStoredRanges: true)
+    }
+
+    /// One line on stderr about what int8 switched (nothing for fp32).
+    func report(_ detector: Detector) {
+        guard let report = detector.int8Report else { return }
+        printError("yolov7: \(report.summary); \(report.rangesOrigin) " + String(format: "(%.1f s)", report.calibrationSeconds))
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import YOLOEval
 import YOLOModel
 import YOLOQuant
+import YOLOv7
 
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -64,7 +65,9 @@ struct SweepCommand: ParsableCommand {
                 print("resuming \(csvPath): \(table.rows.count) settings done")
             }
             let settings = EvalSettings(imgSize: img)
-            let evaluator = Evaluator(model: model, settings: settings)
+            // The detector runs the model as it is at each call: the weights are swapped between
+            // evaluations below, never during one.
+            let evaluator = Evaluator(pipeline: try Detector(model: model, options: .evaluation(settings)))
             let source = URL(fileURLWithPath: weights).lastPathComponent
             let fp32Bytes = try QuantizationSizeReport.baselineFileBytes(model, half: false)
             let fp16Bytes = try QuantizationSizeReport.baselineFileBytes(model, half: true)

@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import YOLOTensor
 
+// Async at the root only because `serve` is; every other command runs synchronously.
 @main
-struct YOLOv7: ParsableCommand {
+struct YOLOv7Command: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "yolov7",
         abstract: "YOLOv7 inference on CPU, with quantized weights.",
         subcommands: [DetectCommand.self, EvalCommand.self, CompareCommand.self, QuantizeCommand.self, SweepCommand.self,
-                      BenchCommand.self, ForwardCommand.self, InspectCommand.self, ConvertCommand.self])
+                      BenchCommand.self, ServeCommand.self, ForwardCommand.self, InspectCommand.self, ConvertCommand.self])
 }
 
 /// Runs a subcommand body, turning any error into one line on stderr and exit status 1.

@@ -3,6 +3,7 @@ import Testing
 import YOLOModel
 import YOLOQuant
 import YOLOVision
+import class YOLOv7.Detector
 @testable import YOLOEval
 
 /// Tests pinned to official test.py on the first 8 BCCD test images
@@ -132,7 +133,7 @@ import YOLOVision
         var subset = all
         subset.images = all.images.filter { reference.images.contains(($0 as NSString).lastPathComponent) }
         #expect(subset.images.count == 8)
-        let result = try Evaluator(model: model, settings: EvalSettings(imgSize: size)).evaluate(subset)
+        let result = try Evaluator(pipeline: try Detector(model: model, options: .evaluation(imageSize: size))).evaluate(subset)
         let m = result.metrics
         #expect(m.images == official.images && m.labels == official.labels)
         #expect(result.skipped.isEmpty)

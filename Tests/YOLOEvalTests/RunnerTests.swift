@@ -3,6 +3,7 @@ import Testing
 import YOLOModel
 import YOLOQuant
 import YOLOVision
+import class YOLOv7.Detector
 @testable import YOLOEval
 
 /// The runner on small real inputs: skipping, and comparing a model with itself.
@@ -33,8 +34,8 @@ struct RunnerTests {
         let model = try ModelLoader.load(path: Paths.tinyWeights.path)
         let split = try DatasetSplit.load(data: root.path, split: "test")
         var warnings: [String] = []
-        let result = try Evaluator(model: model, settings: EvalSettings(imgSize: 320))
-            .evaluate(split, warning: { warnings.append($0) })
+        let evaluator = Evaluator(pipeline: try Detector(model: model, options: .evaluation(imageSize: 320)))
+        let result = try evaluator.evaluate(split, warning: { warnings.append($0) })
         #expect(result.images.count == 1 && result.metrics.images == 1)
         #expect(result.skipped.count == 2 && warnings.count == 2)
         #expect(warnings.contains { $0.contains("b.jpg") } && warnings.contains { $0.contains("duplicate labels") })
@@ -43,13 +44,14 @@ struct RunnerTests {
 
         // A malformed line stops the run with its error.
         try "0 0.5 0.5\n".write(to: root.appendingPathComponent("labels/test/a.txt"), atomically: true, encoding: .utf8)
-        #expect(throws: EvalError.self) { try Evaluator(model: model, settings: EvalSettings(imgSize: 320)).evaluate(split) }
+        #expect(throws: EvalError.self) { try evaluator.evaluate(split) }
     }
 
     @Test func aModelAgreesWithItself() throws {
         let model = try ModelLoader.load(path: Paths.tinyWeights.path)
-        let comparison = ModelComparison(baseline: model, quantized: model, imgSize: 320)
-        let summary = comparison.compare(images: [Self.image.path, "/nonexistent.jpg"])
+        let detector = try Detector(model: model, options: Detector.Options(imageSize: 320))
+        let summary = ModelComparison(baseline: detector, quantized: detector)
+            .compare(images: [Self.image.path, "/nonexistent.jpg"])
         #expect(summary.images.count == 1)
         #expect(summary.baselineCount > 0 && summary.matchRate == 1 && summary.missed == 0 && summary.extra == 0)
         #expect(summary.meanIoU == 1 && summary.maxAbsConfidenceChange == 0)
@@ -57,7 +59,8 @@ struct RunnerTests {
         let root = try makeDataset()
         defer { try? FileManager.default.removeItem(at: root) }
         let split = try DatasetSplit.load(data: root.path, split: "test")
-        let (agreement, a, b) = try comparison.compare(split: split, evalSettings: EvalSettings(imgSize: 320))
+        let evaluating = try Detector(model: model, options: .evaluation(imageSize: 320))
+        let (agreement, a, b) = try ModelComparison(baseline: evaluating, quantized: evaluating).compare(split: split)
         #expect(agreement.matchRate == 1)
         #expect(a.metrics == b.metrics)
     }

@@ -6,11 +6,9 @@ enum Fixtures {
         .appendingPathComponent("Fixtures")
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
     static let model = root.appendingPathComponent("model")
-    /// ../shared from the package root (present on developer machines and in CI).
-    static let shared = root.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("shared")
-    static let tinyBCCD = shared.appendingPathComponent("weights/yolov7-tiny-bccd.pt").path
-    static var hasTinyBCCD: Bool { FileManager.default.fileExists(atPath: tinyBCCD) }
+    /// The shipped model (weights/ of the package: every clone has it).
+    static let tinyBCCD = root.deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("weights/yolov7-tiny-bccd.pt").path
 
     static let configNames = ["training/yolov7-tiny", "training/yolov7", "training/yolov7x", "training/yolov7-w6",
                               "training/yolov7-e6", "training/yolov7-d6", "training/yolov7-e6e",

@@ -32,8 +32,7 @@ struct ParityTests {
         return diff / expected.maxAbs
     }
 
-    @Test(.enabled(if: Fixtures.hasTinyBCCD, "needs ../shared/weights/yolov7-tiny-bccd.pt"))
-    func tinyBCCDMatchesOfficial() throws {
+    @Test func tinyBCCDMatchesOfficial() throws {
         let model = try ModelFile.load(path: Fixtures.tinyBCCD)
         let items = try #require(try Self.manifest()["tiny_bccd"] as? [String: Any])["items"] as? [[String: Any]]
         let list = try #require(items)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import YOLOModel
 import YOLOTensor
@@ -47,6 +48,37 @@ struct PlannedForwardTests {
         }
     }
 
+    /// Kernel options belong to a context, not the process: passes with different options run
+    /// at once on one model (each conv's Winograd cache swapped between tiles under its lock)
+    /// and each gives, bit for bit, what it gives alone.
+    @Test func contextsWithDifferentOptionsRunSideBySide() throws {
+        let model = try Self.model("training/yolov7-tiny", seed: 5)
+        let x = Self.input(batch: 1, size: 96)
+        var plain = KernelOptions()
+        plain.winograd = false
+        plain.pointwise = false
+        plain.siblingFusion = false
+        plain.spinningPool = false
+        var twoByTwo = KernelOptions()
+        twoByTwo.winogradTile = .f2
+        let settings = [KernelOptions.default, plain, twoByTwo]
+        let alone = settings.map { options -> [Float] in
+            var context = ForwardContext(options: options, threads: 2)
+            return model.forward(x, context: &context).data
+        }
+        // The F(2x2) pass differs from the default where the default takes F(4x4).
+        if KernelOptions.default.preferredWinogradTile == .f4 { #expect(alone[0] != alone[2]) }
+        let together = Mutex([[Float]?](repeating: nil, count: settings.count * 3))
+        DispatchQueue.concurrentPerform(iterations: settings.count * 3) { i in
+            var context = ForwardContext(options: settings[i % settings.count], threads: 2)
+            let out = model.forward(x, context: &context).data
+            together.withLock { $0[i] = out }
+        }
+        for (i, out) in together.withLock({ $0 }).enumerated() {
+            #expect(out == alone[i % settings.count], "pass \(i)")
+        }
+    }
+
     /// The arena holds less than every activation at once, and every concat part of tiny is
     /// placed in its slice.
     @Test func arenaIsSmallerThanAllOutputs() throws {
@@ -62,7 +94,7 @@ struct PlannedForwardTests {
 }
 
 /// Sibling 1x1 convs (an ELAN block's first two, SPPCSPC's cv1 and cv2) run as one pass over
-/// their input (`ConvUnit.fusesSiblings`): the same outputs bit for bit as one conv at a time.
+/// their input (`KernelOptions.siblingFusion`): the same outputs bit for bit as one conv at a time.
 struct SiblingFusionTests {
     /// Every view a sibling run writes is apart from the input and from the others, batch items
     /// included (a concat slice of a batch-2 map is strided).
@@ -98,21 +130,20 @@ struct SiblingFusionTests {
 
     /// Fused against one conv at a time on the same planned pass: identical outputs, with the
     /// pairs of tiny (ELAN blocks, its SPP block's rows) and yolov7 (ELAN, SPPCSPC inside one
-    /// layer) at batch 2. The only test that switches fusion off.
+    /// layer) at batch 2. Fusion is switched per context (`KernelOptions.siblingFusion`).
     @Test(.enabled(if: PointwiseKernel.available, "siblings run on the blocked kernel only (a vector kernel level)"))
     func fusedEqualsUnfused() throws {
-        defer { ConvUnit.fusesSiblings = true }
         for (name, batch, size) in [("training/yolov7-tiny", 1, 160), ("training/yolov7-tiny", 2, 96), ("training/yolov7", 2, 128)] {
             let model = try PlannedForwardTests.model(name, seed: 9)
             let x = PlannedForwardTests.input(batch: batch, size: size)
             let plan = ExecutionPlan(model: model, input: x.featureShape)
             for workers in [1, 2] {
-                var context = ForwardContext()
-                context.workspace.workers = workers
-                ConvUnit.fusesSiblings = false
-                let apart = model.forward(x, context: &context)
-                #expect(context.fusedSiblings.isEmpty)
-                ConvUnit.fusesSiblings = true
+                var unfused = KernelOptions()
+                unfused.siblingFusion = false
+                var apartContext = ForwardContext(options: unfused, threads: workers)
+                let apart = model.forward(x, context: &apartContext)
+                #expect(apartContext.fusedSiblings.isEmpty)
+                var context = ForwardContext(threads: workers)
                 let fused = model.forward(x, context: &context)
                 #expect(fused.data == apart.data, "\(name) batch \(batch) workers \(workers)")
                 #expect(Set(context.fusedSiblings) == Set(plan.siblings.values), "\(name)")

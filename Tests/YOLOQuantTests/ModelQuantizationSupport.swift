@@ -12,10 +12,8 @@ enum QuantModelFixtures {
     /// Random-init official-format checkpoint (yolov7.yaml at reduced width, RepConv unfused).
     static let randomModel = packageRoot.appendingPathComponent("Tests/Fixtures/model/yolov7-random.pt").path
     static let modelFixtures = packageRoot.appendingPathComponent("Tests/Fixtures/model")
-    /// ../shared from the package root: the BCCD model, when this machine has it.
-    static let shared = packageRoot.deletingLastPathComponent().appendingPathComponent("shared").standardized
-    static let tinyBCCD = shared.appendingPathComponent("weights/yolov7-tiny-bccd.pt").path
-    static var hasTinyBCCD: Bool { FileManager.default.fileExists(atPath: tinyBCCD) }
+    /// The BCCD model shipped in the package's weights/.
+    static let tinyBCCD = packageRoot.appendingPathComponent("weights/yolov7-tiny-bccd.pt").path
     static let python = packageRoot.appendingPathComponent(".venv/bin/python").path
     static var hasPython: Bool { FileManager.default.isExecutableFile(atPath: python) }
 

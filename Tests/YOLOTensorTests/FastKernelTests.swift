@@ -383,7 +383,7 @@ struct StagedWeightTests {
             return ws.arena
         }
         for workers in [1, 2] {
-            if Winograd.applies(g) && Winograd.Tile.preferred == .f4 {
+            if Winograd.applies(g) && KernelOptions.default.preferredWinogradTile == .f4 {
                 let shape = FeatureShape(batch: 1, channels: channels, height: h, width: w)
                 #expect(Winograd.decodesPerBlock(g, input: shape, tile: .f4, workers: workers) == (workers == 2))
             }

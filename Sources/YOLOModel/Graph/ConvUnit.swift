@@ -76,7 +76,8 @@ public final class ConvUnit {
     /// Called with every input this conv runs on, before it runs (calibration collects layer
     /// input statistics this way); nil in normal runs.
     public var inputObserver: ((Tensor) -> Void)?
-    /// The Winograd tile this conv runs, for 3x3 stride-1 convs; nil: `Winograd.Tile.preferred`.
+    /// The Winograd tile this conv runs, for 3x3 stride-1 convs; nil: the pass's
+    /// `KernelOptions.preferredWinogradTile`.
     /// Set by `tuneWinograd` (or by hand); changing it drops the prepared weights.
     public var winogradTile: Winograd.Tile? {
         didSet { if winogradTile != oldValue { preparedLock.withLock { preparedCache = nil } } }
@@ -104,18 +105,29 @@ public final class ConvUnit {
         self.bias = bias
     }
 
-    public func forward(_ x: Tensor, into output: inout Tensor, channelOffset: Int = 0, scratch: inout [Float]) {
+    public func forward(_ x: Tensor, into output: inout Tensor, channelOffset: Int = 0, scratch: inout [Float],
+                        options: KernelOptions = .default) {
         inputObserver?(x)
         var w: [Float] = []  // a transformed conv runs from its prepared form alone
         if case .transformed = weights {} else { w = weights.values() }
         ConvKernel.forward(input: x, weight: w, bias: bias, geometry: geometry, activation: activation,
-                           into: &output, channelOffset: channelOffset, scratch: &scratch, prepared: prepared)
+                           into: &output, channelOffset: channelOffset, scratch: &scratch,
+                           prepared: prepared(tile: winogradTile ?? options.preferredWinogradTile), options: options)
     }
 
-    public func forward(_ x: Tensor, scratch: inout [Float]) -> Tensor {
+    public func forward(_ x: Tensor, scratch: inout [Float], options: KernelOptions = .default) -> Tensor {
         var out = Tensor(zeros: geometry.outputShape(x.featureShape))
-        forward(x, into: &out, scratch: &scratch)
+        forward(x, into: &out, scratch: &scratch, options: options)
         return out
+    }
+
+    /// The tensor path with a context's scratch and kernel options.
+    public func forward(_ x: Tensor, into output: inout Tensor, channelOffset: Int = 0, context: inout ForwardContext) {
+        forward(x, into: &output, channelOffset: channelOffset, scratch: &context.scratch, options: context.options)
+    }
+
+    public func forward(_ x: Tensor, context: inout ForwardContext) -> Tensor {
+        forward(x, scratch: &context.scratch, options: context.options)
     }
 
     /// The dense FP32 weights as a tensor `[F, C/g, kh, kw]`.
@@ -127,20 +139,21 @@ extension ConvUnit {
     public func forward(_ ws: inout Workspace, input: FeatureView, output: FeatureView, activation act: Activation? = nil) {
         if let inputObserver { inputObserver(ws.tensor(input)) }
         if tunesWinograd { tuneWinograd(&ws, input: input, output: output, activation: act ?? activation) }
-        run(&ws, input: input, output: output, activation: act ?? activation, tile: winogradTile ?? .preferred)
+        run(&ws, input: input, output: output, activation: act ?? activation,
+            tile: winogradTile ?? ws.options.preferredWinogradTile)
     }
 
     private func run(_ ws: inout Workspace, input: FeatureView, output: FeatureView, activation: Activation,
                      tile: Winograd.Tile, prepared given: PreparedWeights? = nil) {
         switch weights {
         case .dense(let w):
-            if StrideTwoWinograd.applies(geometry, input: input.shape) {
+            if StrideTwoWinograd.applies(geometry, input: input.shape, options: ws.options) {
                 StrideTwoWinograd.forward(&ws, input: input, output: output, transformed: strideTwoWeights(w), bias: bias,
                                           geometry: geometry, activation: activation, workers: ws.threadCount)
                 return
             }
             ConvKernel.forward(&ws, input: input, output: output, weight: w, bias: bias,
-                               geometry: geometry, activation: activation, prepared: given ?? prepared)
+                               geometry: geometry, activation: activation, prepared: given ?? prepared(tile: tile))
         case .transformed(let p):
             ConvKernel.forward(&ws, input: input, output: output, weight: [], bias: bias,
                                geometry: geometry, activation: activation, prepared: p)
@@ -156,7 +169,7 @@ extension ConvUnit {
     private func tuneWinograd(_ ws: inout Workspace, input: FeatureView, output: FeatureView, activation: Activation) {
         tunesWinograd = false
         let tiles = Winograd.Tile.allCases.filter(\.available)
-        guard ConvKernel.useWinograd, Winograd.applies(geometry), tiles.count > 1 else { return }
+        guard ws.options.winograd, Winograd.applies(geometry), tiles.count > 1 else { return }
         if case .transformed = weights { return }  // one transform left: nothing to choose
         var prepared: [Winograd.Tile: PreparedWeights] = [:]
         if case .dense(let w) = weights {
@@ -183,21 +196,25 @@ extension ConvUnit {
     /// Drops the dense weights of a Winograd conv, keeping only their prepared form (made now if
     /// it was not): what inference needs, without a second copy resident. Convs Winograd does
     /// not apply to, and packed ones, keep their weights. `values()` recomputes the dense
-    /// weights from the transform (to float rounding) for whoever still asks.
-    public func releaseDenseWeights() {
+    /// weights from the transform (to float rounding) for whoever still asks. `options`: those
+    /// the model will run with (nothing is released when they switch Winograd off).
+    public func releaseDenseWeights(options: KernelOptions = .default) {
         // An int8 conv runs from its integer weights (changing `weights` would drop them).
         guard int8 == nil else { return }
-        guard ConvKernel.useWinograd, case .dense = weights, let p = prepared, p.winograd != nil else { return }
+        guard options.winograd, case .dense = weights,
+              let p = prepared(tile: winogradTile ?? options.preferredWinogradTile), p.winograd != nil else { return }
         weights = .transformed(p)
     }
 
-    /// The prepared form of dense weights (nil for quantized ones, or when there is none).
-    public var prepared: PreparedWeights? {
+    /// The prepared form of dense weights for a tile (nil for quantized ones, or when there is
+    /// none). One form is cached: asking for another tile replaces it. A transformed conv has
+    /// only the form it was released with.
+    public func prepared(tile: Winograd.Tile) -> PreparedWeights? {
         if case .transformed(let p) = weights { return p }
         guard Winograd.applies(geometry), case .dense(let w) = weights else { return nil }
         return preparedLock.withLock {
-            if let p = preparedCache { return p }
-            let p = PreparedWeights(weight: w, geometry: geometry, tile: winogradTile ?? .preferred)
+            if let p = preparedCache, p.winogradTile == tile { return p }
+            let p = PreparedWeights(weight: w, geometry: geometry, tile: tile)
             preparedCache = p
             return p
         }
@@ -222,28 +239,26 @@ extension ConvUnit {
 }
 
 extension ConvUnit {
-    /// Whether the planned pass runs sibling 1x1 convs (convs that read the same map one after
-    /// the other: an ELAN block's first two, SPPCSPC's cv1 and cv2) as one pass over their
-    /// input (`PointwiseKernel.forward(_:input:siblings:)`). Off only to measure the difference
-    /// (`bench --no-sibling-fusion`); the outputs are the same bit for bit either way.
-    nonisolated(unsafe) public static var fusesSiblings = true
-
     /// Whether this conv can run in a sibling pass now: dense FP32 weights, 1x1 stride 1
     /// ungrouped, on the blocked kernel, and nothing per conv in the way (an int8 form, an
     /// input observer). Packed convs run one by one as before.
-    var runsAsSibling: Bool {
+    func runsAsSibling(_ options: KernelOptions) -> Bool {
         guard geometry.isPointwise, inputObserver == nil, !tunesWinograd,
               case .dense = weights else { return false }
-        return ConvKernel.usePointwise && PointwiseKernel.available
+        return options.pointwise && PointwiseKernel.available
     }
 
-    /// Planned pass: runs `units`, which all read `input`, in one sibling pass, each into its own
-    /// output view (views that overlap neither the input nor each other). Returns false, having
-    /// run nothing, when fusion is off or any of them cannot run that way; the caller then runs
-    /// them one by one.
+    /// Planned pass: runs `units`, which all read `input`, in one sibling pass over their input
+    /// (`PointwiseKernel.forward(_:input:siblings:)`), each into its own output view (views that
+    /// overlap neither the input nor each other): convs that read the same map one after the
+    /// other, an ELAN block's first two, SPPCSPC's cv1 and cv2. Returns false, having run
+    /// nothing, when the workspace's `KernelOptions.siblingFusion` is off (to measure the
+    /// difference: the outputs are the same bit for bit) or any of them cannot run that way;
+    /// the caller then runs them one by one.
     static func forwardSiblings(_ units: [ConvUnit], _ ws: inout Workspace, input: FeatureView,
                                 outputs: [FeatureView]) -> Bool {
-        guard fusesSiblings, units.count > 1, units.allSatisfy(\.runsAsSibling) else { return false }
+        let options = ws.options
+        guard options.siblingFusion, units.count > 1, units.allSatisfy({ $0.runsAsSibling(options) }) else { return false }
         precondition(outputs.count == units.count)
         let siblings = zip(units, outputs).map { unit, output in
             guard case .dense(let w) = unit.weights else { preconditionFailure("checked by runsAsSibling") }

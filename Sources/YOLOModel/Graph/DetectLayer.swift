@@ -47,7 +47,7 @@ public final class DetectLayer: Layer {
         let rows = rowCount(inputs.map(\.featureShape))
         var raw = [Tensor]()
         for (l, conv) in levels.enumerated() {
-            var y = conv.forward(inputs[l], scratch: &context.scratch)
+            var y = conv.forward(inputs[l], context: &context)
             for i in y.data.indices { y.data[i] = 1 / (1 + expf(-y.data[i])) }
             raw.append(y)
         }

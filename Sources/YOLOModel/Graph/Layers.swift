@@ -3,17 +3,30 @@ import YOLOTensor
 
 /// Reusable state across forward passes: the im2col scratch of the tensor path, and for the
 /// planned path the workspace (arena, scratch) and the plan for the last input shape, so a
-/// steady stream of same-sized inputs allocates nothing but each prediction.
+/// steady stream of same-sized inputs allocates nothing but each prediction. Its kernel options
+/// and thread count apply to every pass run with it (both paths), so passes with different
+/// settings can run side by side, each with its own context.
 public struct ForwardContext {
     public var scratch: [Float] = []
     public var workspace = Workspace()
     var plan: ExecutionPlan?
     var int8Plan: Int8Plan?
     /// The node runs the last planned pass ran as one sibling pass (see
-    /// `ConvUnit.fusesSiblings`); the observer saw each run's time on its first node and 0 on
-    /// the others.
+    /// `KernelOptions.siblingFusion`); the observer saw each run's time on its first node and 0
+    /// on the others.
     public internal(set) var fusedSiblings: [[Int]] = []
-    public init() {}
+
+    /// `threads`: the kernels' threads (nil: `Parallel.workers`, set by `ComputeThreads`).
+    public init(options: KernelOptions = .default, threads: Int? = nil) {
+        workspace.options = options
+        workspace.workers = threads
+    }
+
+    /// Which fast paths the kernels take (the workspace's).
+    public var options: KernelOptions {
+        get { workspace.options }
+        set { workspace.options = newValue }
+    }
 
     /// Floats held by the workspace (arena + scratch), for memory reports.
     public var workspaceFloats: Int { workspace.arena.count + workspace.scratch.count }
@@ -46,7 +59,7 @@ extension Layer {
 
     /// Fallback for layers without a planned form: through tensors (allocates).
     public func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace) {
-        var context = ForwardContext()
+        var context = ForwardContext(options: ws.options, threads: ws.workers)
         let result = forward(inputs.map { ws.tensor($0) }, context: &context)
         ws.store(result, into: output)
     }
@@ -93,7 +106,7 @@ public final class ConvLayer: Layer {
     }
 
     public func forward(_ inputs: [Tensor], context: inout ForwardContext) -> Tensor {
-        conv.forward(inputs[0], scratch: &context.scratch)
+        conv.forward(inputs[0], context: &context)
     }
 
     public func run(_ inputs: [FeatureView], output: FeatureView, temporary: Int, workspace ws: inout Workspace) {
@@ -263,13 +276,13 @@ public final class DownCLayer: Layer {
 
     public func forward(_ inputs: [Tensor], context: inout ForwardContext) -> Tensor {
         let x = inputs[0]
-        let a = cv1.forward(x, scratch: &context.scratch)
+        let a = cv1.forward(x, context: &context)
         let pooled = FeatureOps.maxPool(x, kernel: kernel, stride: kernel, padding: 0)
         let s = cv2.geometry.outputShape(a.featureShape)
         var out = Tensor(zeros: FeatureShape(batch: s.batch, channels: s.channels + cv3.geometry.outChannels,
                                              height: s.height, width: s.width))
-        cv2.forward(a, into: &out, channelOffset: 0, scratch: &context.scratch)
-        cv3.forward(pooled, into: &out, channelOffset: s.channels, scratch: &context.scratch)
+        cv2.forward(a, into: &out, channelOffset: 0, context: &context)
+        cv3.forward(pooled, into: &out, channelOffset: s.channels, context: &context)
         return out
     }
 
@@ -331,14 +344,14 @@ public final class SPPCSPCLayer: Layer {
 
     public func forward(_ inputs: [Tensor], context: inout ForwardContext) -> Tensor {
         let x = inputs[0]
-        let x1 = cv4.forward(cv3.forward(cv1.forward(x, scratch: &context.scratch), scratch: &context.scratch),
-                             scratch: &context.scratch)
+        let x1 = cv4.forward(cv3.forward(cv1.forward(x, context: &context), context: &context),
+                             context: &context)
         var parts = [x1]
         for k in pools { parts.append(FeatureOps.maxPool(x1, kernel: k, stride: 1, padding: k / 2)) }
-        let y1 = cv6.forward(cv5.forward(FeatureOps.concatChannels(parts), scratch: &context.scratch),
-                             scratch: &context.scratch)
-        let y2 = cv2.forward(x, scratch: &context.scratch)
-        return cv7.forward(FeatureOps.concatChannels([y1, y2]), scratch: &context.scratch)
+        let y1 = cv6.forward(cv5.forward(FeatureOps.concatChannels(parts), context: &context),
+                             context: &context)
+        let y2 = cv2.forward(x, context: &context)
+        return cv7.forward(FeatureOps.concatChannels([y1, y2]), context: &context)
     }
 
     public func flops(_ inputs: [FeatureShape]) -> Double {

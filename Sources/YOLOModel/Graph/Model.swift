@@ -70,8 +70,14 @@ public final class YOLOModel {
     }
 
     /// The planned pass (see `ExecutionPlan`): activations in one reused arena, concat parts
-    /// written in place, kernels split over `Parallel.workers`.
+    /// written in place, kernels split over the context's threads with its kernel options.
     public func forward(_ input: Tensor, context: inout ForwardContext, observe: ((Int, Double) -> Void)? = nil) -> Tensor {
+        Parallel.withSpinningPool(context.options.spinningPool) {
+            plannedForward(input, context: &context, observe: observe)
+        }
+    }
+
+    private func plannedForward(_ input: Tensor, context: inout ForwardContext, observe: ((Int, Double) -> Void)?) -> Tensor {
         if let ranges = int8Ranges { return forwardInt8(input, ranges: ranges, context: &context, observe: observe) }
         let shape = input.featureShape
         if context.plan?.input != shape || context.plan?.model != ObjectIdentifier(self) {
@@ -148,6 +154,12 @@ public final class YOLOModel {
     /// last reader. The reference the planned pass is tested against.
     public func forwardReference(_ input: Tensor, context: inout ForwardContext,
                                  observe: ((Int, Double) -> Void)? = nil) -> Tensor {
+        Parallel.withSpinningPool(context.options.spinningPool) {
+            referenceForward(input, context: &context, observe: observe)
+        }
+    }
+
+    private func referenceForward(_ input: Tensor, context: inout ForwardContext, observe: ((Int, Double) -> Void)?) -> Tensor {
         var outputs = [Tensor?](repeating: nil, count: nodes.count)
         for node in nodes {
             let start = observe == nil ? 0 : DispatchTime.now().uptimeNanoseconds
@@ -174,9 +186,10 @@ public final class YOLOModel {
     }
 
     /// Keeps only the prepared (Winograd) form of the convs that have one: for inference, where
-    /// the dense copy would sit unused (see `ConvUnit.releaseDenseWeights`). Tune first.
-    public func releaseDenseWeights() {
-        for conv in convs { conv.releaseDenseWeights() }
+    /// the dense copy would sit unused (see `ConvUnit.releaseDenseWeights`). Tune first;
+    /// `options`: those the model will run with.
+    public func releaseDenseWeights(options: KernelOptions = .default) {
+        for conv in convs { conv.releaseDenseWeights(options: options) }
     }
 
     /// Bytes of weights prepared for the fast path so far (Winograd transforms, made on first

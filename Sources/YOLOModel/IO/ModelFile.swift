@@ -27,7 +27,12 @@ public enum ModelFile {
             throw YOLOModelError.invalidFile(path: path, reason: "no such file")
         }
         defer { try? handle.close() }
-        let head = [UInt8](handle.readData(ofLength: 9))
+        return try kind(of: [UInt8](handle.readData(ofLength: 9)), path: path)
+    }
+
+    /// The same from a file's first bytes (at least 9 when there are that many); `path` only
+    /// names them in errors.
+    public static func kind(of head: [UInt8], path: String) throws -> Kind {
         if head.count >= 4 && head[0] == 0x50 && head[1] == 0x4B { return .checkpoint }
         if head.count == 9 && head[8] == UInt8(ascii: "{") { return .safetensors }
         if head.isEmpty { throw YOLOModelError.invalidFile(path: path, reason: "empty file") }
