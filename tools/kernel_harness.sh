@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-sources=(Sources/CVectorMath/{Dispatch,VectorMath,Pointwise,PointwiseAVX512,PointwiseAVX2,PointwiseNEON,Winograd4,Winograd4AVX512,Winograd4AVX2,Winograd4NEON,Pooling}.c)
+sources=(Sources/CVectorMath/{Dispatch,VectorMath,Decode,Pointwise,PointwiseAVX512,PointwiseAVX2,PointwiseNEON,Winograd4,WinogradWeights,Winograd4AVX512,Winograd4AVX2,Winograd4NEON,Pooling}.c)
 # -ffp-contract=off: GCC ignores the kernels' `#pragma clang fp contract(off)`, and the epilogues
 # must not fuse multiply-adds (they equal FastMath's arithmetic exactly).
 flags=(-O2 -std=gnu11 -Wall -Werror -ffp-contract=off -ISources/CVectorMath -ISources/CVectorMath/include)

@@ -7,7 +7,8 @@ import YOLOTensor
 /// for filter blocks that start on odd code positions, in both output orders.
 struct PackedDecodingTests {
     /// Odd filter sizes put 4-bit filters on half-byte boundaries; 1x1 and 3x3 kernels.
-    static let shapes: [[Int]] = [[5, 3, 3, 3], [7, 5, 1, 1], [4, 16, 3, 3], [3, 1, 1, 1]]
+    /// 40 channels: two 16-channel steps of the vector kernel-major decode and a tail.
+    static let shapes: [[Int]] = [[5, 3, 3, 3], [7, 5, 1, 1], [4, 16, 3, 3], [3, 1, 1, 1], [3, 40, 3, 3]]
 
     @Test(arguments: QuantScheme.allCases, QuantFormat.bitRange)
     func decodeMatchesReference(scheme: QuantScheme, bits: Int) throws {
