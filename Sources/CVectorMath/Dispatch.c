@@ -352,8 +352,8 @@ void cvm_winograd_s2_input(const float *x, long channels, long h, long w, long t
     active()->winograd_s2_input(x, channels, h, w, ty0, ty1, tx0, tw, v, ld, phase_stride, pstride);
 }
 
-void cvm_winograd_s2_weights(const float *w, long filters, long channels, float *u) {
-    active()->winograd_s2_weights(w, filters, channels, u);
+void cvm_winograd_s2_weights(const float *g, long filters, long channels, long f0, long f1, float *u) {
+    active()->winograd_s2_weights(g, filters, channels, f0, f1, u);
 }
 
 void cvm_winograd_s2_output(const float *m, long ld, long pstride, long filters, long ty0, long ty1, long tx0,

@@ -62,7 +62,8 @@
 #define CVM_WINOGRAD_S2_INPUT_PARAMS                                                                            \
     (const float *restrict x, long channels, long h, long w, long ty0, long ty1, long tx0, long tw,             \
      float *restrict v, long ld, long phase_stride, long pstride)
-#define CVM_WINOGRAD_S2_WEIGHTS_PARAMS (const float *restrict w, long filters, long channels, float *restrict u)
+#define CVM_WINOGRAD_S2_WEIGHTS_PARAMS \
+    (const float *restrict g, long filters, long channels, long f0, long f1, float *restrict u)
 #define CVM_MAXPOOL2X2_PARAMS (const float *restrict x, long width, long oh, long ow, float *restrict y)
 #define CVM_MAXPOOL_SAME_PARAMS (const float *x, long h, long w, long r, float *y, float *scratch)
 #define CVM_UPSAMPLE_PARAMS (const float *restrict x, long h, long w, long scale, float *restrict y)

@@ -1,7 +1,7 @@
-// Loops that need no intrinsics to vectorize: the Winograd F(2x2) weight transform, the packed
-// weights' table decode and im2col, each compiled per x86 level (CVM_VARIANTS), and the conv
-// epilogue over a run (`bias_activate`, cvm_bias_silu and cvm_bias_sigmoid), whose vector forms
-// are written with intrinsics so they stay FastMath's arithmetic exactly (EpilogueScalar.h).
+// Loops that need no intrinsics to vectorize: the Winograd F(2x2) weight transform and im2col,
+// each compiled per x86 level (CVM_VARIANTS), and the conv epilogue over a run (`bias_activate`,
+// cvm_bias_silu and cvm_bias_sigmoid), whose vector forms are written with intrinsics so they
+// stay FastMath's arithmetic exactly (EpilogueScalar.h). The packed weights' decode is in Decode.c.
 #include "Kernels.h"
 #include "EpilogueScalar.h"
 #include "Epilogue.h"
@@ -70,52 +70,6 @@ CVM_INLINE void cvm_winograd_weights_body CVM_WINOGRAD_WEIGHTS_PARAMS {
 }
 
 CVM_VARIANTS(cvm_winograd_weights, CVM_WINOGRAD_WEIGHTS_PARAMS, (g, count, u, stride))
-
-// MARK: packed weights
-
-static inline unsigned code_at(const unsigned char *bytes, long byte_count, int bits, long n) {
-    long bit = n * bits, at = bit >> 3;
-    unsigned window = bytes[at];
-    if (at + 1 < byte_count) window |= (unsigned)bytes[at + 1] << 8;
-    return (window >> (bit & 7)) & ((1u << bits) - 1);
-}
-
-CVM_INLINE void cvm_decode_filter_body CVM_DECODE_FILTER_PARAMS {
-    if (bits == 4 && level_c == 0 && level_k == 0 && out_k == 1 && out_c == kernel) {
-        // The common packed case (4-bit, one table row per filter, weight order): two codes a byte.
-        long n = first, end = first + channels * kernel, o = 0;
-        if (n & 1) { out[o++] = levels[bytes[n >> 1] >> 4]; n++; }
-        for (; n + 1 < end; n += 2, o += 2) {
-            unsigned byte = bytes[n >> 1];
-            out[o] = levels[byte & 15];
-            out[o + 1] = levels[byte >> 4];
-        }
-        if (n < end) out[o] = levels[bytes[n >> 1] & 15];
-        return;
-    }
-    long n = first;
-    if (bits == 4) {
-        for (long c = 0; c < channels; c++) {
-            const float *row = levels + c * level_c;
-            float *dst = out + c * out_c;
-            for (long k = 0; k < kernel; k++, n++) {
-                unsigned code = (bytes[n >> 1] >> ((n & 1) << 2)) & 15;
-                dst[k * out_k] = row[k * level_k + code];
-            }
-        }
-        return;
-    }
-    for (long c = 0; c < channels; c++) {
-        const float *row = levels + c * level_c;
-        float *dst = out + c * out_c;
-        for (long k = 0; k < kernel; k++, n++) {
-            dst[k * out_k] = row[k * level_k + code_at(bytes, byte_count, bits, n)];
-        }
-    }
-}
-
-CVM_VARIANTS(cvm_decode_filter, CVM_DECODE_FILTER_PARAMS,
-             (bytes, byte_count, bits, first, channels, kernel, levels, level_c, level_k, out, out_c, out_k))
 
 // MARK: im2col
 

@@ -10,53 +10,17 @@
 //         | 0  2 -1 -2  1  0 |       | 1/24 -1/12   1/6  |
 //         | 0  4  0 -5  0  1 |       |   0     0     1   |
 //
-// The products themselves run through cvm_pointwise (Winograd.swift). The transforms are here:
-// the weight transforms as plain loops compiled per x86 level, the input and output transforms
-// as plain per-tile loops, the references of their vector versions (Winograd4AVX512.c,
+// The products themselves run through cvm_pointwise (Winograd.swift), the weight transforms are
+// in WinogradWeights.c. The input and output transforms are here, as plain per-tile loops, the
+// references of their vector versions (Winograd4AVX512.c,
 // Winograd4AVX2.c, Winograd4NEON.c), which apply the same operations in the same order (rows of
 // the tile first, then its columns) and so give the same floats. References in turn of these:
-// the per-tile matrix forms in Winograd.swift (inputTile4Reference, outputTile4Reference,
-// transformWeights4Reference), compared in Winograd4Tests.
+// the per-tile matrix forms in Winograd.swift (inputTile4Reference, outputTile4Reference),
+// compared in Winograd4Tests.
 #include "Kernels.h"
 #include "EpilogueScalar.h"
 
 int cvm_winograd4_max_tile_columns(void) { return CVM_MAX_TILE_COLUMNS; }
-
-// U = G g G^T in Double, rounded once, from kernel-major weights (as cvm_winograd_weights).
-// Pairs are done 16 at a time with the pair index innermost, so the Double arithmetic
-// vectorizes (AVX-512: 8 lanes) while each value sees the same operations in the same order as
-// Winograd.transformWeights4Reference (Swift), whose floats it reproduces exactly.
-#define PAIRS 16
-static const double G4[6][3] = {
-    {1.0 / 4, 0, 0},
-    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-    {1.0 / 24, 1.0 / 12, 1.0 / 6},
-    {1.0 / 24, -1.0 / 12, 1.0 / 6},
-    {0, 0, 1},
-};
-
-CVM_INLINE void cvm_winograd4_weights_body CVM_WINOGRAD_WEIGHTS_PARAMS {
-    for (long j0 = 0; j0 < count; j0 += PAIRS) {
-        const long n = count - j0 < PAIRS ? count - j0 : PAIRS;
-        double k[9][PAIRS], t[6][3][PAIRS];
-        for (int a = 0; a < 9; a++)
-            for (long j = 0; j < n; j++) k[a][j] = g[a * count + j0 + j];
-        // t = G g (6x3), then U = t G^T (6x6); terms summed in index order.
-        for (int i = 0; i < 6; i++)
-            for (int b = 0; b < 3; b++)
-                for (long j = 0; j < n; j++)
-                    t[i][b][j] = G4[i][0] * k[b][j] + G4[i][1] * k[3 + b][j] + G4[i][2] * k[6 + b][j];
-        for (int i = 0; i < 6; i++)
-            for (int l = 0; l < 6; l++) {
-                float *out = u + (long)(i * 6 + l) * stride + j0;
-                for (long j = 0; j < n; j++)
-                    out[j] = (float)(t[i][0][j] * G4[l][0] + t[i][1][j] * G4[l][1] + t[i][2][j] * G4[l][2]);
-            }
-    }
-}
-
-CVM_VARIANTS(cvm_winograd4_weights, CVM_WINOGRAD_WEIGHTS_PARAMS, (g, count, u, stride))
 
 // The six rows of B^T applied to six values, in this order of operations (the vector versions'
 // bt16 / bt8 / bt4 do the same; the reference, Winograd.inputTile4Reference, sums in Double):
@@ -117,64 +81,6 @@ void cvm_winograd4_input_plain CVM_WINOGRAD4_INPUT_PARAMS {
 // columns shifted by one (b = 1: column 2j - 1 at j); tile tx then reads j = 4 tx ... 4 tx + 4
 // of those, the same stride-4 pattern as F(4x4, 3x3) above. Reference:
 // WinogradStrideTwo.inputTileReference (Swift), compared in WinogradStrideTwoTests.
-
-// The stride-2 conv's U = G g_p G^T for every filter f, channel c and phase p (2x2 kernel g_p
-// of the 3x3 g: row tap u of parity a reads kernel row S2_TAP[a][u], none for -1; columns
-// likewise), in Double: t = G g_p (5x2), then U = t G^T, each sum in index order, rounded once
-// (WinogradStrideTwo.transformWeights' arithmetic, so dense and decoded weights give the same
-// floats). Position xi keeps the phases [lo, hi) it needs, at
-// u[offset(xi) + f * (hi - lo) * C + (p - lo) * C + c].
-static const double G_S2[5][2] = {{0.5, 0}, {-0.5, -0.5}, {-1.0 / 6, 1.0 / 6}, {1.0 / 6, 1.0 / 3}, {0, 1}};
-static const int S2_TAP[2][2] = {{1, -1}, {0, 2}};
-
-static void s2_phase_range(int xi, int *lo, int *hi) {
-    const int last_row = xi / 5 == 4, last_col = xi % 5 == 4;
-    *lo = last_row ? 2 : last_col ? 1 : 0;
-    *hi = last_row ? (last_col ? 3 : 4) : (last_col ? 3 : 4);
-}
-
-// Channels per block in cvm_winograd_s2_weights: its loops run along channels, so the Double
-// arithmetic vectorizes, on stack arrays of this many.
-#define S2_CHANNELS 64
-
-CVM_INLINE void cvm_winograd_s2_weights_body CVM_WINOGRAD_S2_WEIGHTS_PARAMS {
-    long offset[25], total = 0;
-    int lo[25], hi[25];
-    for (int xi = 0; xi < 25; xi++) {
-        s2_phase_range(xi, &lo[xi], &hi[xi]);
-        offset[xi] = total;
-        total += filters * (hi[xi] - lo[xi]) * channels;
-    }
-    for (long f = 0; f < filters; f++) {
-        for (long c0 = 0; c0 < channels; c0 += S2_CHANNELS) {
-            const long n = channels - c0 < S2_CHANNELS ? channels - c0 : S2_CHANNELS;
-            double k[9][S2_CHANNELS];
-            for (long c = 0; c < n; c++)
-                for (int q = 0; q < 9; q++) k[q][c] = (double)w[(f * channels + c0 + c) * 9 + q];
-            for (int p = 0; p < 4; p++) {
-                const int a = CVM_S2_PHASE_A[p], b = CVM_S2_PHASE_B[p];
-                double t[5][2][S2_CHANNELS];
-                for (int i = 0; i < 5; i++)
-                    for (int v = 0; v < 2; v++) {
-                        const int s0 = S2_TAP[b][v], r0 = S2_TAP[a][0], r1 = S2_TAP[a][1];
-                        for (long c = 0; c < n; c++) {
-                            double g0 = r0 < 0 || s0 < 0 ? 0.0 : k[r0 * 3 + s0][c];
-                            double g1 = r1 < 0 || s0 < 0 ? 0.0 : k[r1 * 3 + s0][c];
-                            t[i][v][c] = G_S2[i][0] * g0 + G_S2[i][1] * g1;
-                        }
-                    }
-                for (int xi = 0; xi < 25; xi++) {
-                    if (p < lo[xi] || p >= hi[xi]) continue;
-                    const int i = xi / 5, j = xi % 5;
-                    float *out = u + offset[xi] + f * (hi[xi] - lo[xi]) * channels + (p - lo[xi]) * channels + c0;
-                    for (long c = 0; c < n; c++) out[c] = (float)(t[i][0][c] * G_S2[j][0] + t[i][1][c] * G_S2[j][1]);
-                }
-            }
-        }
-    }
-}
-
-CVM_VARIANTS(cvm_winograd_s2_weights, CVM_WINOGRAD_S2_WEIGHTS_PARAMS, (w, filters, channels, u))
 
 // o = B^T applied to five values (bt5 of the vector versions, the same operations).
 static inline void bt5(const float d[5], float o[5]) {

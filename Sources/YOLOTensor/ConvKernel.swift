@@ -217,22 +217,20 @@ public enum ConvKernel {
             Winograd.forward(&ws, input: input, output: output, transformed: u, tile: tile, bias: bias, geometry: g,
                              activation: activation, workers: workers)
             swap(&u, &ws.stagedTransform)
+        } else if StrideTwoWinograd.applies(g, input: input.shape, options: ws.options) {
+            // As dense weights run (transformed once there, here per pass): the same floats.
+            ws.stageStrideTwo(decoder, geometry: g, workers: workers)
+            var u: [Float] = []
+            swap(&u, &ws.stagedTransform)
+            StrideTwoWinograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
+                                      activation: activation, workers: workers)
+            swap(&u, &ws.stagedTransform)
         } else {
             ws.stage(decoder, geometry: g, workers: workers)
             var w: [Float] = []
             swap(&w, &ws.stagedWeights)
-            if StrideTwoWinograd.applies(g, input: input.shape, options: ws.options) {
-                // As dense weights run (transformed once there, here per pass): the same floats.
-                var u: [Float] = []
-                swap(&u, &ws.stagedTransform)
-                StrideTwoWinograd.transformWeights(w, filters: g.outChannels, channels: g.inChannels, into: &u)
-                StrideTwoWinograd.forward(&ws, input: input, output: output, transformed: u, bias: bias, geometry: g,
-                                          activation: activation, workers: workers)
-                swap(&u, &ws.stagedTransform)
-            } else {
-                forward(&ws, input: input, output: output, weight: w, bias: bias, geometry: g,
-                        activation: activation, workers: workers)
-            }
+            forward(&ws, input: input, output: output, weight: w, bias: bias, geometry: g,
+                    activation: activation, workers: workers)
             swap(&w, &ws.stagedWeights)
         }
     }

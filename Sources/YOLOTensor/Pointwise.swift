@@ -88,17 +88,20 @@ public enum PointwiseKernel {
     }
 
     /// One conv of a sibling pass (`forward(_:input:siblings:workers:)`): its own weights
-    /// `[filters, C]`, bias, activation and output view.
+    /// `[filters, C]` (from `weightOffset` in `weight`: packed siblings share one staging buffer),
+    /// bias, activation and output view.
     public struct Sibling {
         public let output: FeatureView
         public let weight: [Float]
+        public let weightOffset: Int
         public let bias: [Float]
         public let activation: Activation
         public var filters: Int { output.shape.channels }
 
-        public init(output: FeatureView, weight: [Float], bias: [Float], activation: Activation) {
+        public init(output: FeatureView, weight: [Float], weightOffset: Int = 0, bias: [Float], activation: Activation) {
             self.output = output
             self.weight = weight
+            self.weightOffset = weightOffset
             self.bias = bias
             self.activation = activation
         }
@@ -159,8 +162,8 @@ public enum PointwiseKernel {
         for m in siblings {
             precondition(m.output.shape.batch == s.batch && m.output.shape.height == s.height
                          && m.output.shape.width == s.width && m.output.storage == .arena, "pointwise siblings: output view does not fit")
-            precondition(m.filters > 0 && m.weight.count >= m.filters * s.channels && m.bias.count == m.filters,
-                         "pointwise siblings: weight/bias size")
+            precondition(m.filters > 0 && m.weightOffset >= 0 && m.weight.count >= m.weightOffset + m.filters * s.channels
+                         && m.bias.count == m.filters, "pointwise siblings: weight/bias size")
         }
         let workers = requested ?? ws.threadCount
         let plane = s.planeSize
@@ -171,7 +174,8 @@ public enum PointwiseKernel {
                     for n in 0..<s.batch {
                         let members = siblings.indices.map { i in
                             let (act, slope) = code(siblings[i].activation)
-                            return Member(weight: weights[i], bias: biases[i], y: views.destination(siblings[i].output, item: n),
+                            return Member(weight: weights[i] + siblings[i].weightOffset, bias: biases[i],
+                                          y: views.destination(siblings[i].output, item: n),
                                           ldy: plane, filters: siblings[i].filters, act: act, slope: slope)
                         }
                         runSiblings(x: views.source(input, item: n), ldx: plane, channels: s.channels, plane: plane,

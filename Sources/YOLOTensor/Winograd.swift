@@ -71,21 +71,27 @@ public enum Winograd {
         return u
     }
 
-    /// F(4x4)'s U = G g G^T for one (filter, channel) pair, in Double with each sum in index
-    /// order: the plain form of `cvm_winograd4_weights`, for tests (identical floats).
+    /// F(4x4)'s U = G g G^T for one (filter, channel) pair, in float as `cvm_winograd4_weights`
+    /// computes it (its plain form, for tests: identical floats): G = D Gi, Gi applied to the
+    /// columns of g and then to the rows of the result (additions and exact doublings, `applyGi4`),
+    /// each value then scaled once by D_i D_l rounded to float.
     public static func transformWeights4Reference(_ g: [Float]) -> [Float] {
-        let gm = g4
-        var t = [[Double]](repeating: [0, 0, 0], count: 6)
-        for i in 0..<6 {
-            for b in 0..<3 {
-                t[i][b] = gm[i][0] * Double(g[b]) + gm[i][1] * Double(g[3 + b]) + gm[i][2] * Double(g[6 + b])
-            }
-        }
+        let t = (0..<3).map { b in applyGi4(g[b], g[3 + b], g[6 + b]) }
         var u = [Float](repeating: 0, count: 36)
         for i in 0..<6 {
-            for l in 0..<6 { u[i * 6 + l] = Float(t[i][0] * gm[l][0] + t[i][1] * gm[l][1] + t[i][2] * gm[l][2]) }
+            let row = applyGi4(t[0][i], t[1][i], t[2][i])
+            for l in 0..<6 { u[i * 6 + l] = row[l] * Float(d4[i] * d4[l]) }
         }
         return u
+    }
+
+    /// F(4x4)'s G = D Gi: Gi's rows (1,0,0), (1,1,1), (1,-1,1), (1,2,4), (1,-2,4), (0,0,1), D below.
+    static let d4: [Double] = [1.0 / 4, -1.0 / 6, -1.0 / 6, 1.0 / 24, 1.0 / 24, 1]
+
+    /// Gi applied to (a, b, c), in the C transform's order of operations.
+    static func applyGi4(_ a: Float, _ b: Float, _ c: Float) -> [Float] {
+        let s = a + c, e = a + 4 * c, d = 2 * b
+        return [a, s + b, s - b, e + d, e - d, c]
     }
 
     /// The transform of filters `filters` only: `w` holds `W[filters, :, :, :]` (its first
@@ -239,12 +245,12 @@ public enum Winograd {
     /// Where a conv's transformed weights come from.
     enum Weights {
         case transformed([Float])
-        /// Decoded and transformed per block of `decodeBlockFilters` filters (F(4x4), `filters` tiling).
+        /// Decoded and transformed block by block (`DecodeBlocking`; F(4x4), `filters` tiling).
         case decoded(WeightDecoder)
     }
 
     /// The weights as `run` / `run4` read them: a whole transform, or a decoder and per-worker
-    /// block scratch (`(9 + 36) * decodeBlockFilters * C` floats each).
+    /// block scratch (`DecodeBlocking.perWorker` floats each).
     enum WeightPointers {
         case transformed(UnsafePointer<Float>)
         case decoded(WeightDecoder, blocks: UnsafeMutablePointer<Float>)
@@ -264,7 +270,7 @@ public enum Winograd {
         var blockFloats = 0
         switch weights {
         case .transformed(let all): u = all
-        case .decoded: blockFloats = (9 + 36) * decodeBlockFilters * g.inChannels
+        case .decoded: blockFloats = DecodeBlocking(filters: g.outChannels, channels: g.inChannels, workers: workers).perWorker
         }
         ws.reserveScratch(t.scratchFloats + max(1, workers) * blockFloats)
         let fromInput = input.storage == .input
@@ -405,15 +411,15 @@ public enum Winograd {
                 }
             case .decoded(let decoder, let scratchBlocks):
                 // Tasks are filter blocks: decode, transform (in cache), then all 36 products.
-                let fb = decodeBlockFilters, perWorker = (9 + 36) * fb * c
-                Parallel.forEachTask((f + fb - 1) / fb, workers: workers) { worker, block in
-                    let f0 = block * fb, n = min(fb, f - f0)
-                    let planes = scratchBlocks + worker * perWorker, u = planes + 9 * fb * c
+                let b = DecodeBlocking(filters: f, channels: c, workers: workers)
+                Parallel.forEachTask((f + b.filters - 1) / b.filters, workers: workers) { worker, block in
+                    let f0 = block * b.filters, n = min(b.filters, f - f0)
+                    let planes = scratchBlocks + worker * b.perWorker, u = planes + b.planeFloats
                     decoder.decode(filters: f0..<(f0 + n), order: .kernelMajor, into: planes)
-                    cvm_winograd4_weights(planes, n * c, u, n * c)
+                    cvm_winograd4_weights(planes, n * c, u, b.positionStride)
                     for xi in 0..<36 {
-                        cvm_pointwise(v + xi * c * tiles, tiles, u + xi * n * c, c, c, noBias, m + (xi * f + f0) * tiles,
-                                      tiles, 0, n, 0, tiles, Int32(CVM_ACT_IDENTITY), 0)
+                        cvm_pointwise(v + xi * c * tiles, tiles, u + xi * b.positionStride, c, c, noBias,
+                                      m + (xi * f + f0) * tiles, tiles, 0, n, 0, tiles, Int32(CVM_ACT_IDENTITY), 0)
                     }
                 }
             }
@@ -426,9 +432,33 @@ public enum Winograd {
         }
     }
 
-    /// Filters per block when packed weights are decoded and transformed block by block: a
-    /// block's transform (36 x 8 x C floats) stays in L2 until its products have read it.
-    static let decodeBlockFilters = 8
+    /// How packed weights are decoded and transformed block by block (`forward(decoder:)`): each
+    /// task decodes a block of filters (kernel-major, `planeFloats`), transforms it (36 positions
+    /// `positionStride` apart) and runs its 36 products, each of which reads all the transformed
+    /// tiles of its position. Bigger blocks read the tiles fewer times (on 40x40 planes they are
+    /// megabytes: 128 -> 256 channels at 40x40, one thread, products 3.0 ms with blocks of 8
+    /// filters against 2.2 with 32, as with the dense transform), as long as a block's
+    /// transform stays in L2 (about 1 MiB) and each worker still gets about four tasks.
+    struct DecodeBlocking {
+        /// Filters per block, a multiple of the product kernel's 8-filter tile (the last block may be short).
+        let filters: Int
+        let planeFloats: Int
+        /// Floats between the transform's positions: 16 more than a block's pairs, so that
+        /// the 36 rows the transform writes at once do not all fall into the same cache sets
+        /// (blocks are multiples of 1024 pairs, 4 KiB; 256 -> 512 channels at 20x20, one thread:
+        /// transform 1.15 -> 0.57 ms).
+        let positionStride: Int
+        let perWorker: Int
+
+        init(filters f: Int, channels c: Int, workers: Int) {
+            let perTasks = f / (4 * max(1, workers)) / 8 * 8
+            let inL2 = (1 << 18) / (36 * c) / 8 * 8
+            filters = max(1, min(f, max(8, min(perTasks, inL2))))
+            planeFloats = 9 * filters * c
+            positionStride = filters * c + 16
+            perWorker = planeFloats + 36 * positionStride
+        }
+    }
 
     /// Whether a packed conv runs through `forward(decoder:)`: F(4x4) on planes small enough
     /// for the filter-block tiling, where the weights (not the tiles) are most of the data.

@@ -69,30 +69,28 @@ public enum StrideTwoWinograd {
             && g.groups == 1 && g.inChannels >= 8 && g.outChannels >= 8
     }
 
-    /// U = G g_p G^T for every filter, phase and channel, in Double: position xi's block at
-    /// `weightOffsets[xi]`, row f, column (p - first phase) * C + c. In C (`cvm_winograd_s2_weights`),
-    /// for dense weights once per conv and for packed ones on every pass.
+    /// U = G g_p G^T for every filter, phase and channel, in float (additions, exact doublings and
+    /// one scaling per value: `cvm_winograd_s2_weights`): position xi's block at
+    /// `weightOffsets[xi]`, row f, column (p - first phase) * C + c. For dense weights once per
+    /// conv; packed ones run the same C function on every pass (`Workspace.stageStrideTwo`).
     public static func transformWeights(_ w: [Float], filters: Int, channels: Int) -> [Float] {
-        var u: [Float] = []
-        transformWeights(w, filters: filters, channels: channels, into: &u)
-        return u
-    }
-
-    /// The same into `u`, grown as needed and otherwise reused (packed convs, every pass).
-    public static func transformWeights(_ w: [Float], filters: Int, channels: Int, into u: inout [Float]) {
         precondition(w.count >= filters * channels * 9, "stride-2 Winograd: weights are not F x C x 3 x 3")
-        let count = transformedCount(filters: filters, channels: channels)
-        if u.count < count { u = [Float](repeating: 0, count: count) }
-        w.withUnsafeBufferPointer { wb in
-            u.withUnsafeMutableBufferPointer { cvm_winograd_s2_weights(wb.baseAddress!, filters, channels, $0.baseAddress!) }
+        // The C transform reads kernel-major planes (what packed weights decode to).
+        let n = filters * channels
+        var planes = [Float](repeating: 0, count: 9 * n)
+        for pair in 0..<n {
+            for k in 0..<9 { planes[k * n + pair] = w[pair * 9 + k] }
         }
+        var u = [Float](repeating: 0, count: transformedCount(filters: filters, channels: channels))
+        u.withUnsafeMutableBufferPointer { cvm_winograd_s2_weights(planes, filters, channels, 0, filters, $0.baseAddress!) }
+        return u
     }
 
     /// Floats of the transformed weights: 81 per (filter, channel) pair.
     static func transformedCount(filters: Int, channels: Int) -> Int { 81 * filters * channels }
 
-    /// The same by the matrices, pair by pair: the plain form `cvm_winograd_s2_weights` is
-    /// tested against (identical floats).
+    /// The same pair by pair and phase by phase (`transformPhase`): the plain form
+    /// `cvm_winograd_s2_weights` is tested against (identical floats).
     public static func transformWeightsReference(_ w: [Float], filters: Int, channels: Int) -> [Float] {
         let offsets = weightOffsets(filters: filters, channels: channels)
         var u = [Float](repeating: .nan, count: offsets[25])
@@ -105,7 +103,7 @@ public enum StrideTwoWinograd {
                         let range = phaseRange(xi / 5, xi % 5)
                         guard range.contains(p) else { continue }
                         let k = range.count * channels
-                        u[offsets[xi] + f * k + (p - range.lowerBound) * channels + c] = Float(t[xi])
+                        u[offsets[xi] + f * k + (p - range.lowerBound) * channels + c] = t[xi]
                     }
                 }
             }
@@ -113,23 +111,32 @@ public enum StrideTwoWinograd {
         return u
     }
 
-    /// U = G g_p G^T (5x5, row-major) of one 3x3 kernel's phase (a, b) 2x2 kernel: t = G g_p,
-    /// then t G^T, each sum in index order.
-    static func transformPhase(_ kernel: [Float], a: Int, b: Int) -> [Double] {
-        var gp = [[Double]](repeating: [0, 0], count: 2)
+    /// U = G g_p G^T (5x5, row-major) of one 3x3 kernel's phase (a, b) 2x2 kernel g_p, in float as
+    /// the C transform computes it: G = D Gi (`d`, `applyGi`), Gi applied to the columns of g_p,
+    /// then to the rows of the result, each value scaled once by D_i D_j rounded to float.
+    static func transformPhase(_ kernel: [Float], a: Int, b: Int) -> [Float] {
+        var gp: [[Float]] = [[0, 0], [0, 0]]
         for u in 0..<2 {
             for v in 0..<2 {
                 if let r = kernelIndex(parity: a, tap: u), let s = kernelIndex(parity: b, tap: v) {
-                    gp[u][v] = Double(kernel[r * 3 + s])
+                    gp[u][v] = kernel[r * 3 + s]
                 }
             }
         }
-        var t = [[Double]](repeating: [0, 0], count: 5)
-        for i in 0..<5 { for v in 0..<2 { t[i][v] = g[i][0] * gp[0][v] + g[i][1] * gp[1][v] } }
-        var out = [Double](repeating: 0, count: 25)
-        for i in 0..<5 { for j in 0..<5 { out[i * 5 + j] = t[i][0] * g[j][0] + t[i][1] * g[j][1] } }
+        let t = (0..<2).map { v in applyGi(gp[0][v], gp[1][v]) }
+        var out = [Float](repeating: 0, count: 25)
+        for i in 0..<5 {
+            let row = applyGi(t[0][i], t[1][i])
+            for j in 0..<5 { out[i * 5 + j] = row[j] * Float(d[i] * d[j]) }
+        }
         return out
     }
+
+    /// G = D Gi: Gi's rows (1,0), (1,1), (1,-1), (1,2), (0,1), D below.
+    static let d: [Double] = [0.5, -0.5, -1.0 / 6, 1.0 / 6, 1]
+
+    /// Gi applied to (x0, x1), in the C transform's order of operations.
+    static func applyGi(_ x0: Float, _ x1: Float) -> [Float] { [x0, x0 + x1, x0 - x1, x0 + 2 * x1, x1] }
 
     /// B^T d B of one 5x5 tile (row-major) by the matrix, in Double: the plain form of
     /// `cvm_winograd_s2_input`, for tests.

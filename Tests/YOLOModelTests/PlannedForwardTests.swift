@@ -156,8 +156,61 @@ struct SiblingFusionTests {
         }
     }
 
-    /// A conv that cannot run in a sibling pass (an input observer here; int8 or packed weights
-    /// likewise) sends its run back to one conv at a time, with the same outputs.
+    /// Weights held by a provider (as packed files hold them: decoded as the conv runs), here
+    /// the same weights handed out from a dense copy.
+    final class DenseProvider: ConvWeightProvider, @unchecked Sendable {
+        let weights: [Float]
+        let filterCount: Int, kernel: Int
+        init(_ weights: [Float], geometry g: ConvGeometry) {
+            self.weights = weights
+            filterCount = g.outChannels
+            kernel = g.kernelH * g.kernelW
+        }
+        var weightCount: Int { weights.count }
+        var residentBytes: Int { weights.count * 4 }
+        var summary: String { "dense (test provider)" }
+        func decode(filters: Range<Int>, order: WeightOrder, into out: UnsafeMutablePointer<Float>) {
+            let channels = weights.count / filterCount / kernel, n = filters.count * channels
+            for (i, f) in filters.enumerated() {
+                for c in 0..<channels {
+                    for k in 0..<kernel {
+                        let value = weights[(f * channels + c) * kernel + k]
+                        switch order {
+                        case .filterMajor: out[(i * channels + c) * kernel + k] = value
+                        case .kernelMajor: out[k * n + i * channels + c] = value
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Packed siblings (decoded into the workspace for the pass) join sibling passes, alone or
+    /// beside a dense one: the same outputs as the all-dense model, fused as before.
+    @Test(.enabled(if: PointwiseKernel.available, "siblings run on the blocked kernel only (a vector kernel level)"))
+    func packedSiblingsFuse() throws {
+        let model = try PlannedForwardTests.model("training/yolov7-tiny", seed: 11)
+        let x = PlannedForwardTests.input(batch: 1, size: 128)
+        var context = ForwardContext()
+        let dense = model.forward(x, context: &context)
+        let plan = ExecutionPlan(model: model, input: x.featureShape)
+        // Every sibling pair packed but the first, whose second conv only is.
+        for (first, run) in plan.siblings {
+            for i in run where first != 2 || i == 3 {
+                let conv = (model.nodes[i].layer as! ConvLayer).conv
+                conv.weights = .provided(DenseProvider(conv.weights.values(), geometry: conv.geometry))
+            }
+        }
+        for workers in [1, 2] {
+            context.workspace.workers = workers
+            let packed = model.forward(x, context: &context)
+            #expect(packed.data == dense.data, "workers \(workers)")
+            #expect(Set(context.fusedSiblings) == Set(plan.siblings.values))
+        }
+    }
+
+    /// A conv that cannot run in a sibling pass (an input observer here; an int8 form likewise)
+    /// sends its run back to one conv at a time, with the same outputs.
     @Test func runFallsBackWhenAConvCannotJoin() throws {
         let model = try PlannedForwardTests.model("training/yolov7-tiny", seed: 10)
         let x = PlannedForwardTests.input(batch: 1, size: 96)

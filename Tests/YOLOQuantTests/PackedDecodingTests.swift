@@ -8,8 +8,10 @@ import YOLOTensor
 struct PackedDecodingTests {
     /// Odd filter sizes put 4-bit filters on half-byte boundaries; 1x1 and 3x3 kernels; filter
     /// sizes 27, 5, 144, 1 and 160 cut sub-filter groups short (27 = 16 + 11, 144 = 2x64 + 16)
-    /// and make group boundaries fall inside kernels.
-    static let shapes: [[Int]] = [[5, 3, 3, 3], [7, 5, 1, 1], [4, 16, 3, 3], [3, 1, 1, 1], [6, 160, 1, 1]]
+    /// and make group boundaries fall inside kernels. 40 channels of 3x3: two 16-channel steps of
+    /// the vector kernel-major decode and a tail.
+    static let shapes: [[Int]] = [[5, 3, 3, 3], [7, 5, 1, 1], [4, 16, 3, 3], [3, 1, 1, 1], [6, 160, 1, 1],
+                                  [3, 40, 3, 3]]
 
     @Test(arguments: QuantScheme.allCases, QuantFormat.bitRange)
     func decodeMatchesReference(scheme: QuantScheme, bits: Int) throws {

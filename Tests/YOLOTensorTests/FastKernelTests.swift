@@ -584,6 +584,26 @@ struct Winograd4Tests {
         }
     }
 
+    /// The float transform against U = G g G^T by the matrices in Double: within a few roundings
+    /// (sums of up to 49 terms of unit-scale weights, then one scaling; measured 6e-8).
+    @Test func weightTransformNearMatrixForm() {
+        let n = 300
+        let w = randomValues(n * 9, seed: 503)
+        let u = Winograd.transformWeights(w, filters: 20, channels: 15, tile: .f4)
+        var worst = 0.0
+        for pair in 0..<n {
+            let g = (0..<9).map { Double(w[pair * 9 + $0]) }
+            for i in 0..<6 {
+                for l in 0..<6 {
+                    var sum = 0.0
+                    for a in 0..<3 { for b in 0..<3 { sum += Winograd.g4[i][a] * g[a * 3 + b] * Winograd.g4[l][b] } }
+                    worst = max(worst, abs(Double(u[(i * 6 + l) * n + pair]) - sum))
+                }
+            }
+        }
+        #expect(worst < 1e-6, "worst \(worst)")
+    }
+
     /// Input transform of a plane whose tiles run past the right and bottom edges, in two
     /// column chunks (tx0 > 0), against B^T d B per tile on the zero-padded plane. 70 wide: 18
     /// tile columns, so a whole block of 16 tiles (both chunkings) beside ragged ones.

@@ -103,6 +103,53 @@ struct KernelLevelTests {
         }
     }
 
+    /// Every level's packed-weight decode against codes read bit by bit: every width, one table
+    /// row per filter (the vector paths' 4-bit case) or one per channel and position, weight
+    /// order and kernel-major planes, channel counts around the 16-channel vector step, filters
+    /// that start on a half byte. A decode copies table entries, so exactly.
+    @Test(arguments: [(40, 9), (16, 9), (7, 9), (70, 1), (21, 3)])
+    func decodeAtEveryLevel(channels: Int, kernel: Int) {
+        let filters = 3, n = channels * kernel
+        for bits in 2...8 {
+            let bytes = (0..<((filters * n * bits + 7) / 8)).map { UInt8(truncatingIfNeeded: $0 &* 73 &+ 41 &+ ($0 >> 7)) }
+            let perRow = 1 << bits
+            for perPosition in [false, true] {
+                let levels = randomValues(channels * kernel * perRow, seed: UInt64(bits))
+                let (levelC, levelK) = perPosition ? (kernel * perRow, perRow) : (0, 0)
+                for f in 0..<filters {
+                    var want = [Float](repeating: 0, count: n)
+                    for c in 0..<channels {
+                        for k in 0..<kernel {
+                            var code = 0
+                            for b in 0..<bits {
+                                let at = (f * n + c * kernel + k) * bits + b
+                                code |= Int((bytes[at / 8] >> (at % 8)) & 1) << b
+                            }
+                            want[c * kernel + k] = levels[c * levelC + k * levelK + code]
+                        }
+                    }
+                    // Kernel-major as one filter of a block of two: planes 2C apart, the rest untouched.
+                    var wantPlanes = [Float](repeating: 7, count: 2 * n)
+                    for c in 0..<channels { for k in 0..<kernel { wantPlanes[k * 2 * channels + c] = want[c * kernel + k] } }
+                    for (level, table) in kernelLevels {
+                        var got = [Float](repeating: .nan, count: n), planes = [Float](repeating: 7, count: 2 * n)
+                        got.withUnsafeMutableBufferPointer {
+                            table.decode_filter(bytes, bytes.count, Int32(bits), f * n, channels, kernel, levels, levelC,
+                                                levelK, $0.baseAddress!, kernel, 1)
+                        }
+                        planes.withUnsafeMutableBufferPointer {
+                            table.decode_filter(bytes, bytes.count, Int32(bits), f * n, channels, kernel, levels, levelC,
+                                                levelK, $0.baseAddress!, 1, 2 * channels)
+                        }
+                        let what = "\(level) \(bits)-bit C\(channels) k\(kernel) filter \(f) per position \(perPosition)"
+                        #expect(got == want, "\(what)")
+                        #expect(planes == wantPlanes, "\(what) planes")
+                    }
+                }
+            }
+        }
+    }
+
     /// Every level's 2x2 stride-2 pool against the tensor form: equal floats, odd sizes and
     /// every tail width of the vector versions.
     @Test func maxPool2x2AtEveryLevel() {

@@ -47,11 +47,52 @@ struct WinogradStrideTwoTests {
         }
     }
 
-    @Test func weightTransformMatchesMatrixForm() {
-        let (f, c) = (5, 7)
+    /// The C transform against its plain Swift form (identical floats), at every level and done
+    /// in filter ranges as packed convs do, and against G g_p G^T by the matrices in Double.
+    @Test func weightTransformMatchesReference() {
+        let (f, c) = (5, 70)
         let w = randomValues(f * c * 9, seed: 21)
-        #expect(StrideTwoWinograd.transformWeights(w, filters: f, channels: c)
-                == StrideTwoWinograd.transformWeightsReference(w, filters: f, channels: c))
+        let reference = StrideTwoWinograd.transformWeightsReference(w, filters: f, channels: c)
+        #expect(StrideTwoWinograd.transformWeights(w, filters: f, channels: c) == reference)
+        for (level, k) in kernelLevels {
+            var u = [Float](repeating: .nan, count: reference.count)
+            u.withUnsafeMutableBufferPointer { ub in
+                for f0 in stride(from: 0, to: f, by: 2) {
+                    // Filters [f0, f1) as kernel-major planes, as a packed block decodes them.
+                    let f1 = min(f, f0 + 2), n = (f1 - f0) * c
+                    var planes = [Float](repeating: 0, count: 9 * n)
+                    for pair in 0..<n { for q in 0..<9 { planes[q * n + pair] = w[(f0 * c + pair) * 9 + q] } }
+                    k.winograd_s2_weights(planes, f, c, f0, f1, ub.baseAddress!)
+                }
+            }
+            #expect(u == reference, "\(level) in filter ranges")
+        }
+        // Matrix form: U = G g_p G^T in Double, each phase's 2x2 kernel from the 3x3 one.
+        let offsets = StrideTwoWinograd.weightOffsets(filters: f, channels: c)
+        var worst = 0.0
+        for fi in 0..<f {
+            for ci in 0..<c {
+                for (p, (a, b)) in StrideTwoWinograd.phases.enumerated() {
+                    for xi in 0..<25 {
+                        let range = StrideTwoWinograd.phaseRange(xi / 5, xi % 5)
+                        guard range.contains(p) else { continue }
+                        var sum = 0.0
+                        for u in 0..<2 {
+                            for v in 0..<2 {
+                                guard let r = StrideTwoWinograd.kernelIndex(parity: a, tap: u),
+                                      let s = StrideTwoWinograd.kernelIndex(parity: b, tap: v) else { continue }
+                                sum += StrideTwoWinograd.g[xi / 5][u] * Double(w[(fi * c + ci) * 9 + r * 3 + s])
+                                    * StrideTwoWinograd.g[xi % 5][v]
+                            }
+                        }
+                        let got = reference[offsets[xi] + fi * range.count * c + (p - range.lowerBound) * c + ci]
+                        worst = max(worst, abs(Double(got) - sum))
+                    }
+                }
+            }
+        }
+        // Float sums of <= 9 unit-scale terms, one scaling (measured 6e-8).
+        #expect(worst < 5e-7, "worst \(worst)")
     }
 
     static let cases: [(c: Int, f: Int, h: Int, w: Int)] = [

@@ -45,7 +45,8 @@ void cvm_pointwise_prefetching(const float *x, long ldx, const float *w, long ld
                                float slope);
 
 /// Winograd F(4x4,3x3) (Winograd4.c). The weight transform U = G g G^T from kernel-major weights
-/// into u[xi * stride + j], xi = 0..<36, in Double (as cvm_winograd_weights).
+/// into u[xi * stride + j], xi = 0..<36, in float (G = D Gi: additions, exact doublings, one
+/// scaling; Winograd4.c), for dense and packed weights alike.
 void cvm_winograd4_weights(const float *g, long count, float *u, long stride);
 /// Most tile columns one transform call takes (split wider planes).
 int cvm_winograd4_max_tile_columns(void);
@@ -66,9 +67,11 @@ void cvm_winograd4_output(const float *m, long ld, long pstride, long filters, l
 void cvm_winograd_s2_input(const float *x, long channels, long h, long w, long ty0, long ty1, long tx0, long tw,
                            float *v, long ld, long phase_stride, long pstride);
 
-/// Its weight transform from dense weights w [F][C][3][3] into the compact layout of
-/// WinogradStrideTwo.transformWeights (the same Double arithmetic in the same order: identical floats).
-void cvm_winograd_s2_weights(const float *w, long filters, long channels, float *u);
+/// Its weight transform, for filters [f0, f1) of `filters`, from those filters' kernel-major
+/// weights (position k of filter f, channel c at g[k * (f1 - f0) * C + (f - f0) * C + c]), into the
+/// layout of WinogradStrideTwo.transformWeights for all `filters` (the same float operations as
+/// its reference there: identical floats). Disjoint filter ranges may run at once.
+void cvm_winograd_s2_weights(const float *g, long filters, long channels, long f0, long f1, float *u);
 
 /// Its output transform: Y = act(A^T M A + bias) as cvm_winograd4_output, M with 25 positions
 /// (the 5x5 transform, row-major) in place of 36.

@@ -54,7 +54,7 @@ typedef struct cvm_fp32_kernels {
                              long tw, const float *bias, int act, float slope, float *y, long h, long w);
     void (*winograd_s2_input)(const float *x, long channels, long h, long w, long ty0, long ty1, long tx0, long tw,
                               float *v, long ld, long phase_stride, long pstride);
-    void (*winograd_s2_weights)(const float *w, long filters, long channels, float *u);
+    void (*winograd_s2_weights)(const float *g, long filters, long channels, long f0, long f1, float *u);
     void (*winograd_s2_output)(const float *m, long ld, long pstride, long filters, long ty0, long ty1, long tx0,
                                long tw, const float *bias, int act, float slope, float *y, long h, long w);
     void (*maxpool2x2)(const float *x, long width, long oh, long ow, float *y);

@@ -239,20 +239,23 @@ extension ConvUnit {
 }
 
 extension ConvUnit {
-    /// Whether this conv can run in a sibling pass now: dense FP32 weights, 1x1 stride 1
-    /// ungrouped, on the blocked kernel, and nothing per conv in the way (an int8 form, an
-    /// input observer). Packed convs run one by one as before.
+    /// Whether this conv can run in a sibling pass now: 1x1 stride 1 ungrouped, dense FP32 or
+    /// packed weights (decoded for the pass), on the blocked kernel, and nothing per conv in the
+    /// way (an int8 form, an input observer).
     func runsAsSibling(_ options: KernelOptions) -> Bool {
-        guard geometry.isPointwise, inputObserver == nil, !tunesWinograd,
-              case .dense = weights else { return false }
-        return options.pointwise && PointwiseKernel.available
+        guard geometry.isPointwise, inputObserver == nil, !tunesWinograd else { return false }
+        switch weights {
+        case .dense, .provided: return options.pointwise && PointwiseKernel.available
+        case .transformed: return false
+        }
     }
 
     /// Planned pass: runs `units`, which all read `input`, in one sibling pass over their input
     /// (`PointwiseKernel.forward(_:input:siblings:)`), each into its own output view (views that
     /// overlap neither the input nor each other): convs that read the same map one after the
-    /// other, an ELAN block's first two, SPPCSPC's cv1 and cv2. Returns false, having run
-    /// nothing, when the workspace's `KernelOptions.siblingFusion` is off (to measure the
+    /// other, an ELAN block's first two, SPPCSPC's cv1 and cv2. Packed units' weights are decoded
+    /// first, all in one parallel loop into the workspace's staging buffer. Returns false, having
+    /// run nothing, when the workspace's `KernelOptions.siblingFusion` is off (to measure the
     /// difference: the outputs are the same bit for bit) or any of them cannot run that way;
     /// the caller then runs them one by one.
     static func forwardSiblings(_ units: [ConvUnit], _ ws: inout Workspace, input: FeatureView,
@@ -260,13 +263,40 @@ extension ConvUnit {
         let options = ws.options
         guard options.siblingFusion, units.count > 1, units.allSatisfy({ $0.runsAsSibling(options) }) else { return false }
         precondition(outputs.count == units.count)
-        let siblings = zip(units, outputs).map { unit, output in
-            guard case .dense(let w) = unit.weights else { preconditionFailure("checked by runsAsSibling") }
+        for (unit, output) in zip(units, outputs) {
             precondition(input.shape.channels == unit.geometry.inChannels && output.shape == unit.geometry.outputShape(input.shape),
                          "\(unit.name): sibling views do not fit")
-            return PointwiseKernel.Sibling(output: output, weight: w, bias: unit.bias, activation: unit.activation)
+        }
+        var packed: [(decoder: WeightDecoder, geometry: ConvGeometry)] = []
+        for unit in units {
+            if case .provided(let p) = unit.weights { packed.append((p, unit.geometry)) }
+        }
+        let offsets = packed.isEmpty ? [] : ws.stage(packed, workers: ws.threadCount)
+        var staged: [Float] = []
+        swap(&staged, &ws.stagedWeights)
+        runSiblings(units, &ws, input: input, outputs: outputs, staged: staged, offsets: offsets)
+        // The siblings that referred to the staging buffer are gone: it goes back unshared.
+        swap(&staged, &ws.stagedWeights)
+        return true
+    }
+
+    /// The pass itself, in its own scope so that the `Sibling` values (which hold `staged`) are
+    /// released when it returns.
+    private static func runSiblings(_ units: [ConvUnit], _ ws: inout Workspace, input: FeatureView, outputs: [FeatureView],
+                                    staged: [Float], offsets: [Int]) {
+        var next = 0
+        let siblings = zip(units, outputs).map { unit, output in
+            switch unit.weights {
+            case .dense(let w):
+                return PointwiseKernel.Sibling(output: output, weight: w, bias: unit.bias, activation: unit.activation)
+            case .provided:
+                next += 1
+                return PointwiseKernel.Sibling(output: output, weight: staged, weightOffset: offsets[next - 1],
+                                               bias: unit.bias, activation: unit.activation)
+            case .transformed:
+                preconditionFailure("checked by runsAsSibling")
+            }
         }
         PointwiseKernel.forward(&ws, input: input, siblings: siblings)
-        return true
     }
 }
