@@ -265,7 +265,9 @@ public enum Winograd {
         precondition(bias.count == g.outChannels, "Winograd: bias size")
         precondition((products == .sgemm || PointwiseKernel.available) && tile.available,
                      "Winograd: the blocked kernel and F(4x4) need a vector level (KernelISA)")
-        let t = WinogradTiling(geometry: g, input: input.shape, workers: workers, tile: tile)
+        var decoded = false
+        if case .decoded = weights { decoded = true }
+        let t = WinogradTiling(geometry: g, input: input.shape, workers: workers, tile: tile, decodedWeights: decoded)
         var u: [Float] = []
         var blockFloats = 0
         switch weights {
@@ -464,7 +466,7 @@ public enum Winograd {
     /// for the filter-block tiling, where the weights (not the tiles) are most of the data.
     static func decodesPerBlock(_ g: ConvGeometry, input: FeatureShape, tile: Tile, workers: Int) -> Bool {
         tile == .f4 && input.batch == 1
-            && WinogradTiling(geometry: g, input: input, workers: workers, tile: tile).mode == .filters
+            && WinogradTiling(geometry: g, input: input, workers: workers, tile: tile, decodedWeights: true).mode == .filters
     }
 
     /// What runs the 16 products `M[xi] = U[xi] V[xi]` (the weights `[16][F][C]` are the same).
@@ -600,7 +602,12 @@ struct WinogradTiling {
     let scratchPerWorker: Int
     let scratchFloats: Int
 
-    init(geometry g: ConvGeometry, input: FeatureShape, workers: Int, tile: Winograd.Tile = .f2) {
+    /// `decodedWeights`: packed weights decoded and transformed block by block in the `filters`
+    /// split (`Winograd.forward(decoder:)`), which small planes take at any worker count: the
+    /// `tiles` split needs the whole layer's transform staged first, 4x the weights written and
+    /// read back from memory on every pass (yolov7's 512 -> 1024 3x3 at 20x20: 75 MB).
+    init(geometry g: ConvGeometry, input: FeatureShape, workers: Int, tile: Winograd.Tile = .f2,
+         decodedWeights: Bool = false) {
         let side = tile.rawValue
         channels = g.inChannels
         filters = g.outChannels
@@ -614,7 +621,9 @@ struct WinogradTiling {
         let w = max(1, workers)
         let perTile = tile.positions * (channels + filters)
         let minTiles = Self.minTiles(tile)
-        if w == 1 || tiles >= 2 * w * minTiles || chunks > 1 {
+        // Decoded weights split the filters where two workers would (a plane below 2 x 2 x minTiles).
+        let splitting = decodedWeights ? max(2, w) : w
+        if (w == 1 && !decodedWeights) || tiles >= 2 * splitting * minTiles || chunks > 1 {
             mode = .tiles
             var rows = max(1, min(tileRows, Self.targetFloats / (perTile * columnChunk)))
             rows = max(rows, (minTiles + columnChunk - 1) / columnChunk)
