@@ -65,44 +65,44 @@ extension Workspace {
     /// filter block decoded into `stagedWeights` and transformed while it is in cache.
     mutating func stageWinograd(_ decoder: WeightDecoder, geometry g: ConvGeometry, tile: Winograd.Tile, workers: Int) {
         let f = g.outChannels, c = g.inChannels
-        Self.grow(&stagedWeights, to: g.weightCount)
-        Self.grow(&stagedTransform, to: tile.positions * f * c)
-        stagedWeights.withUnsafeMutableBufferPointer { w in
-            stagedTransform.withUnsafeMutableBufferPointer { u in
-                let wBase = w.baseAddress!, uBase = u.baseAddress!
-                // Blocks of filters small enough that the decoded planes are still in cache when
-                // they are transformed (about 128 KiB each).
-                let blockFilters = max(1, min(f, (32 << 10) / (9 * c)))
-                let blocks = (f + blockFilters - 1) / blockFilters
-                Parallel.forEachTask(blocks, workers: workers) { _, block in
-                    let filters = (block * blockFilters)..<min(f, (block + 1) * blockFilters)
-                    let planes = wBase + filters.lowerBound * c * 9
-                    decoder.decode(filters: filters, order: .kernelMajor, into: planes)
-                    Winograd.transformWeights(kernelMajor: planes, count: filters.count * c,
-                                              into: uBase + filters.lowerBound * c, stride: f * c, tile: tile)
-                }
-            }
+        // Blocks whose decoded planes are about 128 KiB.
+        stageTransform(decoder, geometry: g, transformedCount: tile.positions * f * c, planeFloats: 32 << 10,
+                       workers: workers) { planes, filters, u in
+            Winograd.transformWeights(kernelMajor: planes, count: filters.count * c, into: u + filters.lowerBound * c,
+                                      stride: f * c, tile: tile)
         }
     }
 
-    /// The `StrideTwoWinograd` form of a decoded 3x3 stride-2 weight in `stagedTransform`: each
-    /// block of filters decoded into `stagedWeights` and transformed while it is in cache, blocks
-    /// split over the workers (the same C transform as dense weights: the same floats).
+    /// The `StrideTwoWinograd` form of a decoded 3x3 stride-2 weight in `stagedTransform`, the
+    /// same way (the same C transform as dense weights: the same floats).
     mutating func stageStrideTwo(_ decoder: WeightDecoder, geometry g: ConvGeometry, workers: Int) {
         let f = g.outChannels, c = g.inChannels
+        // Blocks whose decoded planes (32 KiB) stay in L1 for the transform.
+        stageTransform(decoder, geometry: g, transformedCount: StrideTwoWinograd.transformedCount(filters: f, channels: c),
+                       planeFloats: 8 << 10, workers: workers) { planes, filters, u in
+            cvm_winograd_s2_weights(planes, f, c, filters.lowerBound, filters.upperBound, u)
+        }
+    }
+
+    /// Decodes a 3x3 weight kernel-major into `stagedWeights`, blocks of filters of about
+    /// `planeFloats` floats split over the workers, each block handed while it is in cache to
+    /// `transform` (its planes, its filters, `stagedTransform`, grown to `transformedCount` floats).
+    private mutating func stageTransform(_ decoder: WeightDecoder, geometry g: ConvGeometry, transformedCount: Int,
+                                         planeFloats: Int, workers: Int,
+                                         _ transform: (UnsafeMutablePointer<Float>, Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
+        let f = g.outChannels, c = g.inChannels
         Self.grow(&stagedWeights, to: g.weightCount)
-        Self.grow(&stagedTransform, to: StrideTwoWinograd.transformedCount(filters: f, channels: c))
+        Self.grow(&stagedTransform, to: transformedCount)
         stagedWeights.withUnsafeMutableBufferPointer { w in
             stagedTransform.withUnsafeMutableBufferPointer { u in
                 let wBase = w.baseAddress!, uBase = u.baseAddress!
-                // Blocks whose decoded planes (9 C floats a filter) stay in L1 for the transform.
-                let blockFilters = max(1, min(f, (8 << 10) / (9 * c)))
+                let blockFilters = max(1, min(f, planeFloats / (9 * c)))
                 let blocks = (f + blockFilters - 1) / blockFilters
                 Parallel.forEachTask(blocks, workers: workers) { _, block in
                     let filters = (block * blockFilters)..<min(f, (block + 1) * blockFilters)
                     let planes = wBase + filters.lowerBound * c * 9
                     decoder.decode(filters: filters, order: .kernelMajor, into: planes)
-                    cvm_winograd_s2_weights(planes, f, c, filters.lowerBound, filters.upperBound, uBase)
+                    transform(planes, filters, uBase)
                 }
             }
         }

@@ -47,7 +47,8 @@ public enum Winograd {
     }
 
     /// U = G g G^T for every (filter, channel), laid out `[positions][F][C]` (position-major, so
-    /// each of the GEMMs reads one contiguous F x C matrix). Computed in Double.
+    /// each of the GEMMs reads one contiguous F x C matrix). F(2x2) computed in Double, F(4x4) in
+    /// float (`cvm_winograd4_weights`, `transformWeights4Reference`).
     public static func transformWeights(_ w: [Float], filters: Int, channels: Int, tile: Tile = .f2) -> [Float] {
         precondition(w.count == filters * channels * 9, "Winograd: weights are not F x C x 3 x 3")
         var u = [Float](repeating: 0, count: tile.positions * filters * channels)
