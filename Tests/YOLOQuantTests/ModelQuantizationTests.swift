@@ -426,7 +426,6 @@ struct ModelQuantizationTests {
 
     /// The integer grids on the real model: packed == fake exactly, sizes as docs/FORMAT.md counts.
     @Test("yolov7-tiny-bccd, sub-filter groups and codebook: fake == packed, sizes",
-          .enabled(if: QuantModelFixtures.hasTinyBCCD, "needs ../shared/weights/yolov7-tiny-bccd.pt"),
           arguments: ["affine/2/group32", "symmetric/4/group64", "codebook/2/filter"])
     func tinyBCCDIntegerGrids(recipe: String) throws {
         let model = try ModelLoader.load(path: F.tinyBCCD)
