@@ -64,7 +64,9 @@ trap cleanup EXIT
 http_get() {
   local reply
   exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-  printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3
+  # Connection: close, said outright: the server keeps an HTTP/1.0 connection open without it
+  # (until its idle timeout), and `cat` would wait for that.
+  printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$2" >&3
   reply="$(cat <&3)"
   exec 3<&-
   printf '%s' "${reply#*$'\r\n\r\n'}"
