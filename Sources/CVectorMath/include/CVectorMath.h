@@ -88,3 +88,4 @@ static inline void cvm_spin_pause(void) {
 #endif
 #include "CVectorMathInt8.h"
 #include "CVectorMathPooling.h"
+#include "CVectorMathRounding.h"
