@@ -14,16 +14,7 @@
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define LANES 16
 
-// FastMath.exp (YOLOTensor/Activation.swift), as fast_exp in VectorMath.c.
-static inline float rounding_exp(float x) {
-    float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
-    float r = (x - k * 0.693145751953125f) - k * 1.428606765330187e-6f;
-    float p = 1 + r * (1 + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
-    uint32_t bits = (uint32_t)((int32_t)k + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
+#include "FastExp.h"
 
 static inline float clamp_exponent(float x) {
     x = x > -87.0f ? x : -87.0f;
@@ -49,7 +40,7 @@ static inline float rounding_log(float x) {
 }
 
 static inline float rectified_sigmoid(float v, float *slope) {
-    float sig = 1 / (1 + rounding_exp(clamp_exponent(-v)));
+    float sig = 1 / (1 + fast_exp(clamp_exponent(-v)));
     float raw = sig * 1.2f - 0.1f;
     int inside = raw >= 0.0f && raw <= 1.0f;
     *slope = inside ? 1.2f * (sig * (1 - sig)) : 0.0f;
@@ -68,7 +59,7 @@ static inline void step_one(long i, float *restrict v, float *restrict m, float 
     float grad = (2 * (gi - ti)) * r;
     float u = 2 * h - 1;
     float a = fabsf(u);
-    float power = a >= 1.17549435e-38f ? rounding_exp(clamp_exponent(p->beta * rounding_log(a))) : 0.0f;
+    float power = a >= 1.17549435e-38f ? fast_exp(clamp_exponent(p->beta * rounding_log(a))) : 0.0f;
     int variable = r > 0.0f;
     *reg += variable ? (double)(1 - power) : 0.0;
     float pull = power > 0.0f ? (-2 * p->beta) * (power / u) : 0.0f;

@@ -7,16 +7,7 @@
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
-// e^x for x in [-87, 88]: FastMath.exp (k = round(x / ln2), Cody-Waite ln2, degree-6 Taylor).
-static inline float fast_exp(float x) {
-    float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
-    float r = (x - k * 0.693145751953125f) - k * 1.428606765330187e-6f;
-    float p = 1 + r * (1 + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
-    uint32_t bits = (uint32_t)((int32_t)k + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
+#include "FastExp.h"
 
 static inline float clamp_exponent(float v) {
     float t = -v;

@@ -115,12 +115,14 @@ struct QuantizeCommand: ParsableCommand {
                 let image = try RGBImage(contentsOf: URL(fileURLWithPath: calibrationFiles[i]))
                 return Letterbox(detect: image, size: size, stride: model.maxStride).tensor()
             }
+            let source = URL(fileURLWithPath: weights).lastPathComponent
+            let phases = PhaseTimes(start: started)
             let quantized = try ModelQuantizer.quantize(model, settings: settings, techniques: chosen, calibration: images,
-                                                        progress: { phase, done, total in
+                                                        source: source, progress: { phase, done, total in
                                                             ProgressLine.reporter(phase)?(done, total)
+                                                            phases.record(phase)
                                                         })
             let seconds = Date().timeIntervalSince(started)
-            let source = URL(fileURLWithPath: weights).lastPathComponent
             let contents = try QuantizedModelFile.write(quantized, to: out, mode: storage, source: source)
             let report: QuantizationSizeReport
             do {
@@ -145,7 +147,8 @@ struct QuantizeCommand: ParsableCommand {
             for line in quantized.layerTable { print(line) }
             print("")
             for line in report.lines { print(line) }
-            print(String(format: "wrote %@ (calibration and quantization %.1f s)", out, seconds))
+            print(String(format: "wrote %@ (calibration and quantization %.1f s", out, seconds)
+                  + (phases.summary.isEmpty ? ")" : ": \(phases.summary))"))
         }
     }
 
@@ -180,16 +183,23 @@ struct QuantizeCommand: ParsableCommand {
     }
 }
 
-/// SplitMix64 (Steele et al. 2014): a seeded generator, so `--calib-seed` picks the same images
-/// on every machine and Swift version (the standard generator cannot be seeded).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+/// Seconds spent in each phase of quantization, from the progress reports: a phase ends at its
+/// last report, and starts where the one before ended.
+final class PhaseTimes {
+    private var last: Date
+    private var order: [String] = []
+    private var seconds: [String: Double] = [:]
+
+    init(start: Date) { last = start }
+
+    func record(_ phase: String) {
+        let now = Date()
+        if seconds[phase] == nil { order.append(phase) }
+        seconds[phase, default: 0] += now.timeIntervalSince(last)
+        last = now
+    }
+
+    var summary: String {
+        order.map { String(format: "%@ %.1f s", $0, seconds[$0]!) }.joined(separator: ", ")
     }
 }

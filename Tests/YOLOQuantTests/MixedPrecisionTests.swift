@@ -105,7 +105,8 @@ struct MixedPrecisionTests {
             let budget = SizeBudget.bytes(limit)
             let settings = try QuantizationSettings(scheme: .affine, bits: 8, granularity: .mixed, keep: [.detect],
                                                     budget: budget)
-            let quantized = try ModelQuantizer.quantize(model, settings: settings, techniques: techniques, calibration: images)
+            let quantized = try ModelQuantizer.quantize(model, settings: settings, techniques: techniques,
+                                                        calibration: images, source: "test")
             let plan = try #require(quantized.plan)
             let size = try QuantizedModelFile.fileSize(of: quantized, mode: .packed, source: "test")
             #expect(size <= limit && plan.fileBytes == size, "\(size) of \(limit)")

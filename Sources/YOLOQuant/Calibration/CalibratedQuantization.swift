@@ -18,9 +18,10 @@ extension ModelQuantizer {
     /// feedback and learned rounding on the inputs the quantized convs before give, the
     /// default) or every conv's FP32 input statistics in one pass (`sequential` off, or bias
     /// correction alone). `progress` gets the phase ("calibration", "sensitivity", "adaround",
-    /// "quantize") with (done, total).
+    /// "quantize") with (done, total). `source` is the name the file will record as its origin
+    /// (`QuantizedModelFile.write`): its length counts in the budget.
     public static func quantize(_ model: YOLOModel, settings: QuantizationSettings, techniques: QuantizationTechniques,
-                                calibration images: CalibrationImages?, maxColumns: Int = 4096,
+                                calibration images: CalibrationImages?, source: String = "", maxColumns: Int = 4096,
                                 progress: ((String, Int, Int) -> Void)? = nil) throws -> QuantizedModel {
         func reporter(_ phase: String) -> ((Int, Int) -> Void)? { progress.map { report in { report(phase, $0, $1) } } }
         guard let images, techniques.needsCalibration || settings.budget != nil else {
@@ -40,13 +41,13 @@ extension ModelQuantizer {
             let subset = try (0..<k).map { try images.input($0 * images.count / k) }
             sensitivity = OutputSensitivity(model: model, inputs: subset)
             // The candidates' rounding uses the input statistics of the same few images.
-            let candidates = try CalibrationCollector.collect(model: model, convs: names, count: subset.count,
+            let candidates = CalibrationCollector.collect(model: model, convs: names, count: subset.count,
                                                               maxColumns: maxColumns, input: { subset[$0] },
                                                               progress: reporter("calibration"))
             let options = try MixedPrecisionSelector.measure(model: model, settings: settings, techniques: techniques,
                                                              statistics: candidates, sensitivity: sensitivity!,
                                                              progress: reporter("sensitivity"))
-            plan = try fit(options, model: model, settings: settings,
+            plan = try fit(options, model: model, settings: settings, source: source,
                            budgetBytes: budget.bytes(weights: model.convs.reduce(0) { $0 + $1.geometry.weightCount }),
                            images: subset.count)
         }
@@ -104,12 +105,12 @@ extension ModelQuantizer {
     /// the limit is then moved by what the chosen file came out over or under the budget and
     /// the choice made again, a few times, keeping the best choice that fits.
     static func fit(_ options: [MixedPrecisionSelector.Options], model: YOLOModel, settings: QuantizationSettings,
-                    budgetBytes: Int, images: Int) throws -> MixedPrecisionPlan {
+                    source: String, budgetBytes: Int, images: Int) throws -> MixedPrecisionPlan {
         func file(_ picks: [Int]) throws -> (bytes: Int, payload: Int) {
             let plan = MixedPrecisionPlan(rows: rows(options, picks), budgetBytes: budgetBytes, fileBytes: 0, images: images)
             // Round-to-nearest codes: the size does not depend on which codes.
             let quantized = try quantize(model, settings: settings, plan: plan)
-            let bytes = try QuantizedModelFile.fileSize(of: quantized, mode: .packed, source: "budget")
+            let bytes = try QuantizedModelFile.fileSize(of: quantized, mode: .packed, source: source)
             return (bytes, plan.rows.reduce(0) { $0 + $1.bytes })
         }
         let smallest = options.map { layer in layer.options.indices.min { layer.options[$0].bytes < layer.options[$1].bytes }! }

@@ -126,17 +126,7 @@ final class PairedInputStatistics {
         return gram.map { Double($0) * scale }
     }
 
-    /// The full matrix from an upper triangle, divided by the column count.
     private func symmetric(_ gram: [Float]) -> [Double] {
-        let scale = columns > 0 ? 1 / Double(columns) : 0
-        var h = [Double](repeating: 0, count: size * size)
-        for i in 0..<size {
-            for j in i..<size {
-                let v = Double(gram[i * size + j]) * scale
-                h[i * size + j] = v
-                h[j * size + i] = v
-            }
-        }
-        return h
+        ConvInputStatistics.mean(upperGram: gram, size: size, columns: columns)
     }
 }
