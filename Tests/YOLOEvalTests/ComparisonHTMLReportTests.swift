@@ -4,6 +4,7 @@ import YOLOModel
 import YOLOQuant
 import YOLOTensor
 import YOLOVision
+import class YOLOv7.Detector
 @testable import YOLOEval
 
 @Suite struct ComparisonHTMLReportTests {
@@ -134,7 +135,8 @@ import YOLOVision
         let quant = try ModelLoader.load(path: quantizedPath)
         base.classNames = ["<RBC & co>", "WBC", "Platelets"]  // escaped everywhere
 
-        var comparison = ModelComparison(baseline: base, quantized: quant, imgSize: 320)
+        var comparison = ModelComparison(baseline: try Detector(model: base, options: Detector.Options(imageSize: 320)),
+                                         quantized: try Detector(model: quant, options: Detector.Options(imageSize: 320)))
         comparison.agreementNMS = NMSOptions(confThreshold: ComparisonHTMLReport.lowestThreshold, iouThreshold: 0.45)
         let all = comparison.compare(images: Self.images)
         let shown = all.keeping(confidenceAbove: 0.25)
