@@ -113,6 +113,38 @@ struct MixedPrecisionTests {
         #expect(errors[0] > 0 && errors[1] > 10 * errors[0], "\(errors)")
     }
 
+    /// The int8 activation ranges a calibrated file stores count in the budget: measured on the
+    /// quantized model after the choice, as `quantize` does, they still leave the file within it.
+    @Test func budgetCountsStoredRanges() throws {
+        let model = try ModelLoader.load(path: F.randomModel)
+        let images = CalibrationImages(count: 2) { F.input(size: 96, seed: UInt64(20 + $0)) }
+        let techniques = try QuantizationTechniques(parsing: "gptq,bias")
+        func size(_ bits: Int) throws -> Int {
+            let settings = try QuantizationSettings(scheme: .affine, bits: bits, granularity: .fixed(.filter))
+            return try QuantizedModelFile.fileSize(of: try ModelQuantizer.quantize(model, settings: settings), mode: .packed,
+                                                   source: "test")
+        }
+        let (small, large) = (try size(2), try size(8))
+        let limit = small + (large - small) / 3
+        let settings = try QuantizationSettings(scheme: .affine, bits: 8, granularity: .mixed, budget: .bytes(limit))
+        let placeholder = ActivationRangesDocument.placeholder(for: model, img: 96, images: images.count)
+        #expect(placeholder.ranges.count == model.int8MapNames.count && placeholder.maximumGrowth > 0)
+        let quantized = try ModelQuantizer.quantize(model, settings: settings, techniques: techniques, calibration: images,
+                                                    source: "test", storedRanges: placeholder)
+        let scratch = try F.Scratch("budget-ranges")
+        defer { scratch.remove() }
+        let path = scratch.path("q.safetensors")
+        try QuantizedModelFile.write(quantized, to: path, mode: .packed, source: "test")
+        let loaded = try ModelLoader.load(path: path)
+        let ranges = try ActivationCalibration.collect(model: loaded, count: images.count, input: images.input)
+        quantized.activationRanges = ActivationRangesDocument(ranges: ranges, img: 96, images: images.count, statistic: .minmax)
+        try QuantizedModelFile.write(quantized, to: path, mode: .packed, source: "test")
+        let written = F.fileSize(path)
+        let plan = try #require(quantized.plan)
+        #expect(written <= limit && written <= plan.fileBytes, "\(written) of \(limit), planned \(plan.fileBytes)")
+        #expect(try ModelLoader.load(path: path).storedInt8Ranges != nil)
+    }
+
     /// A whole `--budget` run: the file fits, every conv has a choice, `--keep` is honoured,
     /// the file reloads with the chosen formats; a tighter budget buys fewer bits; one below
     /// the smallest file is refused.

@@ -17,7 +17,7 @@ extension ModelQuantizer {
     /// statistics); then either the model layer by layer (`SequentialCalibration`: error
     /// feedback and learned rounding on the inputs the quantized convs before give, the
     /// default) or every conv's FP32 input statistics in one pass (`sequential` off, or bias
-    /// correction alone). `progress` gets the phase ("calibration", "sensitivity", "adaround",
+    /// correction alone). `progress` gets the phase ("calibration", "sensitivity", "sequential",
     /// "quantize") with (done, total). `source` is the name the file will record as its origin
     /// (`QuantizedModelFile.write`): its length counts in the budget, and so do the activation
     /// ranges the caller will store when it gives their `ActivationRangesDocument.placeholder`
@@ -63,7 +63,7 @@ extension ModelQuantizer {
         let quantized: QuantizedModel
         if techniques.runsSequentially {
             quantized = try quantizeSequentially(model, settings: settings, techniques: techniques, images: images,
-                                                 plan: plan, maxColumns: maxColumns, progress: reporter("adaround"))
+                                                 plan: plan, maxColumns: maxColumns, progress: reporter("sequential"))
         } else {
             quantized = try quantize(model, settings: settings, techniques: techniques,
                                      statistics: statistics, plan: plan,
@@ -76,7 +76,7 @@ extension ModelQuantizer {
         return quantized
     }
 
-    /// Learned rounding conv by conv through the model (`SequentialCalibration`).
+    /// Error feedback or learned rounding conv by conv through the model (`SequentialCalibration`).
     static func quantizeSequentially(_ model: YOLOModel, settings: QuantizationSettings,
                                      techniques: QuantizationTechniques, images: CalibrationImages,
                                      plan: MixedPrecisionPlan?, maxColumns: Int,
