@@ -97,7 +97,8 @@ def main():
         file_bytes = int(number(r"file:\s+(\d+) B", text))
         fp32 = number(r"FP32 file:\s+(\d+) B", text)
         fp16 = number(r"FP16 file:\s+(\d+) B", text)
-        seconds = number(r"quantization ([\d.]+) s", text)
+        # "wrote F (12.3 s: phases)"; reports cached before that said "(calibration and quantization 12.3 s)".
+        seconds = number(r"(?:calibration and quantization |wrote \S+ \()([\d.]+) s", text)
         rows.append({"bits": bits, "step": label, "arguments": qargs, "mAP50": m["mAP50"], "mAP50_95": m["mAP50_95"],
                      "delta50_95": m["mAP50_95"] - base["mAP50_95"], "bytes": file_bytes,
                      "vs_fp32": fp32 / file_bytes, "vs_fp16": fp16 / file_bytes, "seconds": seconds})
