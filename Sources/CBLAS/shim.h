@@ -8,3 +8,6 @@ char *openblas_get_config(void);
 // LAPACK (OpenBLAS exports it): Cholesky factorisation and inverse, for calibration (GPTQ).
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
 void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+// Solves A X = B for a symmetric positive definite A (Cholesky), for sequential calibration.
+void dposv_(const char *uplo, const int *n, const int *nrhs, double *a, const int *lda, double *b, const int *ldb,
+            int *info);

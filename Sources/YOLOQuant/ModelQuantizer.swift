@@ -12,8 +12,6 @@ public struct LayerQuantization: Sendable {
     public let tensor: QuantizedTensor?
     /// Weight error of the dequantized values against the FP32 weights; nil when kept.
     public let error: ReconstructionError?
-    /// With `mixed`: every format tried, in `MixedSelector` order (the chosen one is `format`).
-    public let candidates: [MixedCandidate]
     /// The conv's bias after bias correction; nil when the bias is the model's own.
     public var correctedBias: [Float]? = nil
 
@@ -38,11 +36,14 @@ public final class QuantizedModel {
     public let layers: [LayerQuantization]
     /// Int8 activation ranges measured on the quantized model, stored with it when set.
     public var activationRanges: ActivationRangesDocument?
+    /// With `--budget`: what was chosen per conv, and why.
+    public internal(set) var plan: MixedPrecisionPlan?
 
-    init(model: YOLOModel, settings: QuantizationSettings, layers: [LayerQuantization]) {
+    init(model: YOLOModel, settings: QuantizationSettings, layers: [LayerQuantization], plan: MixedPrecisionPlan? = nil) {
         self.model = model
         self.settings = settings
         self.layers = layers
+        self.plan = plan
     }
 
     public var quantizedLayers: [LayerQuantization] { layers.filter { !$0.isKept } }
@@ -50,12 +51,14 @@ public final class QuantizedModel {
 
     /// The `quantization` metadata document for a file in `mode`.
     public func metadata(mode: QuantizationMode) -> QuantizationMetadata {
-        QuantizationMetadata(
+        let weights = layers.reduce(0) { $0 + $1.params }
+        return QuantizationMetadata(
             settings: settings, mode: mode, kept: keptLayers.map(\.name),
             layers: quantizedLayers.compactMap { layer in
                 layer.tensor.map { QuantizationMetadata.Layer(name: layer.name, format: $0.format, shape: layer.shape,
                                                               groups: $0.layout.groupCount) }
-            })
+            },
+            budgetBitsPerWeight: settings.budget?.bitsPerWeight(weights: weights))
     }
 }
 
@@ -67,10 +70,10 @@ public enum ModelQuantizer {
     /// `progress` is called (from any thread, serialised) after each layer with (done, total).
     public static func quantize(_ model: YOLOModel, settings: QuantizationSettings,
                                 techniques: QuantizationTechniques = QuantizationTechniques(),
-                                statistics: [String: ConvInputStatistics] = [:],
+                                statistics: [String: ConvInputStatistics] = [:], plan: MixedPrecisionPlan? = nil,
                                 progress: ((Int, Int) -> Void)? = nil) throws -> QuantizedModel {
         let convs = model.convs
-        let kept = keptConvs(of: model, keep: settings.keep)
+        let kept = keptConvs(of: model, keep: settings.keep, plan: plan)
         // Largest first, so the last layer to start is a small one.
         let order = convs.indices.sorted { convs[$0].geometry.weightCount > convs[$1].geometry.weightCount }
         let results = ResultSlots(count: convs.count)
@@ -81,59 +84,138 @@ public enum ModelQuantizer {
                 let conv = convs[i]
                 let result = Result {
                     try quantize(conv, keptBecause: kept[conv.name], settings: settings, techniques: techniques,
-                                 statistics: statistics[conv.name])
+                                 statistics: statistics[conv.name], plan: plan)
                 }
                 results.store(result, at: i, progress: progress)
             }
         }
-        return QuantizedModel(model: model, settings: settings, layers: try results.values())
+        return QuantizedModel(model: model, settings: settings, layers: try results.values(), plan: plan)
     }
 
-    /// The convs `keep` leaves at full precision, by name, with the reason.
-    public static func keptConvs(of model: YOLOModel, keep: Set<KeptConvs>) -> [String: KeptConvs] {
+    /// The convs `keep` leaves at full precision, by name, with the reason (and those `plan`
+    /// keeps FP32, as `.budget`).
+    public static func keptConvs(of model: YOLOModel, keep: Set<KeptConvs>,
+                                 plan: MixedPrecisionPlan? = nil) -> [String: KeptConvs] {
         var kept: [String: KeptConvs] = [:]
+        for row in plan?.rows ?? [] where row.choice == .fp32 { kept[row.name] = .budget }
         if keep.contains(.detect) { for conv in model.detect.levels { kept[conv.name] = .detect } }
         if keep.contains(.first), let first = model.convs.first { kept[first.name] = .first }
         return kept
     }
 
     static func quantize(_ conv: ConvUnit, keptBecause: KeptConvs?, settings: QuantizationSettings,
-                         techniques: QuantizationTechniques, statistics: ConvInputStatistics?) throws -> LayerQuantization {
-        let shape = conv.geometry.weightShape
+                         techniques: QuantizationTechniques, statistics: ConvInputStatistics?,
+                         plan: MixedPrecisionPlan? = nil) throws -> LayerQuantization {
         if let keptBecause {
-            return LayerQuantization(name: conv.name, shape: shape, keptBecause: keptBecause, tensor: nil, error: nil,
-                                     candidates: [])
+            return LayerQuantization(name: conv.name, shape: conv.geometry.weightShape, keptBecause: keptBecause,
+                                     tensor: nil, error: nil)
         }
+        return try quantize(conv, format: try chosenFormat(conv, settings: settings, plan: plan), techniques: techniques,
+                            calibration: statistics.map(ConvCalibration.inputs) ?? .none)
+    }
+
+    /// The format a conv is quantized to: the plan's, or the one `settings` give every conv.
+    static func chosenFormat(_ conv: ConvUnit, settings: QuantizationSettings, plan: MixedPrecisionPlan?) throws -> QuantFormat {
+        if let plan {
+            guard case let .quantized(format)? = plan.choice(of: conv.name) else {
+                throw QuantError.invalidSetting("\(conv.name): the size plan has no format for it")
+            }
+            return format
+        }
+        guard case let .fixed(granularity) = settings.granularity else {
+            throw QuantError.invalidSetting("--granularity mixed needs a size plan (--budget)")
+        }
+        return try QuantFormat(scheme: settings.scheme, bits: settings.bits, granularity: granularity)
+    }
+
+    /// What calibration measured of one conv's input.
+    enum ConvCalibration {
+        case none
+        /// Its input in the FP32 model: the conv is fitted on its own.
+        case inputs(ConvInputStatistics)
+        /// Its input in the FP32 model and in the model quantized so far (`SequentialCalibration`).
+        case paired(PairedInputStatistics)
+    }
+
+    /// Fraction of the input second moment's mean diagonal added for learned rounding (see
+    /// `ReconstructionObjective`), as GPTQ damps its Hessian.
+    static let roundingDamping = 0.01
+
+    /// One conv in `format`: the grid (min/max, or range search), then the codes (nearest,
+    /// error feedback or learned rounding), then the bias.
+    static func quantize(_ conv: ConvUnit, format: QuantFormat, techniques: QuantizationTechniques,
+                         calibration: ConvCalibration,
+                         errorFeedback prepared: ErrorFeedbackQuantizer.Prepared? = nil) throws -> LayerQuantization {
+        let shape = conv.geometry.weightShape
         let weights = conv.weights.values()
         do {
-            var tensor: QuantizedTensor
-            var candidates: [MixedCandidate] = []
-            switch settings.granularity {
-            case let .fixed(granularity):
-                let format = try QuantFormat(scheme: settings.scheme, bits: settings.bits, granularity: granularity)
-                tensor = try QuantizedTensor(quantizing: weights, shape: shape, format: format,
-                                             rangeSearch: techniques.rangeSearch,
-                                             importance: statistics.map(importance(of:)))
-            case .mixed:
-                let selection = try MixedSelector.select(weights: weights, shape: shape, scheme: settings.scheme,
-                                                         bits: settings.mixedBits, budget: settings.mixedBudget)
-                tensor = selection.quantized
-                candidates = selection.candidates
-                if techniques.rangeSearch {
-                    tensor = try QuantizedTensor(quantizing: weights, shape: shape, format: tensor.format, rangeSearch: true)
+            // The integer grids' search weights columns by the inputs the conv will see.
+            let importance: [Float]?
+            switch calibration {
+            case .none: importance = nil
+            case let .inputs(statistics): importance = Self.importance(of: statistics)
+            case let .paired(statistics): importance = Self.importance(diagonal: statistics.quantizedSecondDiagonal)
+            }
+            var tensor = try QuantizedTensor(quantizing: weights, shape: shape, format: format,
+                                             rangeSearch: techniques.rangeSearch, importance: importance)
+            var objective: LearnedRounding.Objective?
+            switch calibration {
+            case .none:
+                break
+            case let .inputs(statistics):
+                if techniques.errorFeedback {
+                    if let prepared {
+                        tensor = try ErrorFeedbackQuantizer.quantize(weights: weights, start: tensor, prepared: prepared)
+                    } else {
+                        tensor = try ErrorFeedbackQuantizer.quantize(weights: weights, start: tensor,
+                                                                     hessian: statistics.secondMoment)
+                    }
+                }
+                if techniques.learnedRounding {
+                    objective = .linear(ReconstructionObjective(weights: weights, secondMoment: statistics.secondMoment,
+                                                                mean: statistics.mean, centred: techniques.biasCorrection,
+                                                                damping: roundingDamping))
+                }
+            case let .paired(statistics):
+                let paired = statistics.objective(weights: weights, centred: techniques.biasCorrection,
+                                                  damping: roundingDamping)
+                if techniques.errorFeedback, let corrected = paired.leastSquaresWeights() {
+                    // Error feedback rounds the weights that best undo the earlier convs' errors.
+                    tensor = try ErrorFeedbackQuantizer.quantize(weights: corrected, start: tensor,
+                                                                 hessian: paired.second.map(Double.init))
+                }
+                if techniques.learnedRounding {
+                    objective = .linear(paired)
+                    if techniques.reconstruction == .activation, statistics.poolCount > 0 {
+                        let pool = statistics.poolMatrices
+                        objective = .activation(ActivationObjective(
+                            weights: weights, bias: conv.bias, activation: conv.activation, fp32Columns: pool.fp32,
+                            quantizedColumns: pool.quantized, count: statistics.poolCount,
+                            fp32Mean: techniques.biasCorrection ? statistics.fp32Mean : nil,
+                            quantizedMean: techniques.biasCorrection ? statistics.quantizedMean : nil,
+                            damping: roundingDamping))
+                    }
                 }
             }
-            if techniques.errorFeedback, let statistics {
-                tensor = try ErrorFeedbackQuantizer.quantize(weights: weights, start: tensor,
-                                                             hessian: statistics.secondMoment)
+            if let objective {
+                tensor = try LearnedRounding.optimize(weights: weights, grid: tensor, objective: objective,
+                                                      settings: techniques.rounding).tensor
             }
             let reconstructed = tensor.dequantize()
             var layer = LayerQuantization(name: conv.name, shape: shape, keptBecause: nil, tensor: tensor,
-                                          error: ReconstructionError(original: weights, reconstructed: reconstructed),
-                                          candidates: candidates)
-            if techniques.biasCorrection, let statistics {
-                layer.correctedBias = BiasCorrection.corrected(bias: conv.bias, weights: weights,
-                                                               quantized: reconstructed, inputMean: statistics.mean)
+                                          error: ReconstructionError(original: weights, reconstructed: reconstructed))
+            if techniques.biasCorrection {
+                switch calibration {
+                case .none:
+                    break
+                case let .inputs(statistics):
+                    layer.correctedBias = BiasCorrection.corrected(bias: conv.bias, weights: weights,
+                                                                   quantized: reconstructed, inputMean: statistics.mean)
+                case let .paired(statistics):
+                    layer.correctedBias = BiasCorrection.corrected(bias: conv.bias, weights: weights,
+                                                                   quantized: reconstructed, fp32Mean: statistics.fp32Mean,
+                                                                   quantizedMean: statistics.quantizedMean)
+                }
             }
             return layer
         } catch let error as QuantError {
@@ -146,7 +228,11 @@ public enum ModelQuantizer {
     /// inputs are uncorrelated), plus 1% of its mean so that dead inputs still count a little
     /// (GPTQ's damping). Weights the sub-filter groups' and the codebook's grid search.
     static func importance(of statistics: ConvInputStatistics) -> [Float] {
-        let diagonal = statistics.secondMomentDiagonal
+        importance(diagonal: statistics.secondMomentDiagonal)
+    }
+
+    /// The same from the diagonal of an input second moment.
+    static func importance(diagonal: [Double]) -> [Float] {
         let damping = 0.01 * diagonal.reduce(0, +) / Double(max(diagonal.count, 1))
         return diagonal.map { Float($0 + damping) }
     }

@@ -79,7 +79,7 @@ public enum Granularity: String, CaseIterable, Codable, Sendable, CustomStringCo
 }
 
 /// A granularity as the CLI asks for it: one fixed granularity for every layer, or `mixed`
-/// (chosen per layer by `MixedSelector`).
+/// (chosen per conv by `quantize --budget`: `MixedPrecisionSelector`).
 public enum GranularityChoice: Equatable, Hashable, Sendable, CustomStringConvertible {
     case fixed(Granularity)
     case mixed

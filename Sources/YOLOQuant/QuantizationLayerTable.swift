@@ -2,19 +2,17 @@ import Foundation
 
 extension QuantizedModel {
     /// The per-layer table `yolov7 quantize` prints: name, shape, params, chosen format, groups,
-    /// weight MSE, SQNR (dB) and stored bits per weight (parameters included); with `mixed`, how
-    /// many candidate formats there were and how many fit the budget.
+    /// weight MSE, SQNR (dB) and stored bits per weight (parameters included). With `--budget`
+    /// the plan's own table (`MixedPrecisionPlan.table`) says what was chosen and why.
     public var layerTable: [String] {
-        let mixed = settings.granularity == .mixed
         let nameWidth = max(4, layers.map(\.name.count).max() ?? 0)
         func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
             let gap = String(repeating: " ", count: max(0, width - text.count))
             return left ? text + gap : gap + text
         }
-        var header = pad("#", 3) + "  " + pad("name", nameWidth, left: true) + "  " + pad("shape", 17, left: true)
+        let header = pad("#", 3) + "  " + pad("name", nameWidth, left: true) + "  " + pad("shape", 17, left: true)
             + pad("params", 9) + "  " + pad("format", 26, left: true) + pad("groups", 7)
             + pad("MSE", 11) + pad("SQNR dB", 9) + pad("bits/w", 8)
-        if mixed { header += "  candidates" }
         var lines = [header]
         for (i, layer) in layers.enumerated() {
             var line = pad("\(i)", 3) + "  " + pad(layer.name, nameWidth, left: true) + "  "
@@ -24,10 +22,6 @@ extension QuantizedModel {
                 let sqnr = error.sqnrDB.isFinite ? String(format: "%.2f", error.sqnrDB) : "inf"
                 line += pad("\(tensor.layout.groupCount)", 7) + pad(String(format: "%.3e", error.mse), 11)
                     + pad(sqnr, 9) + pad(String(format: "%.3f", tensor.size.bitsPerWeight), 8)
-                if mixed {
-                    let fitting = layer.candidates.filter(\.fitsBudget).count
-                    line += "  \(layer.candidates.count) tried, \(fitting) fit"
-                }
             } else {
                 line += pad("-", 7) + pad("-", 11) + pad("-", 9) + pad("32.000", 8)
             }

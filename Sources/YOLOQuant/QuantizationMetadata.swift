@@ -12,7 +12,8 @@ import YOLOModel
 ///      "layers": [{"name": "model.1.conv", "scheme": "affine", "bits": 4,
 ///                  "granularity": "filter", "shape": [64, 32, 3, 3], "groups": 64}, ...]}
 ///
-/// `budget_bits_per_weight` is present only for `mixed` with a budget. Names, schemes and
+/// `budget_bits_per_weight` is present only when `--budget` chose the formats: the budget as
+/// file bits per conv weight. Names, schemes and
 /// granularities are kept as strings here and checked by `validated(path:)`, so a bad file gets
 /// an error that names the layer rather than a decoding failure.
 ///
@@ -104,14 +105,15 @@ public struct QuantizationMetadata: Codable, Equatable, Sendable {
         case budgetBitsPerWeight = "budget_bits_per_weight"
     }
 
-    public init(settings: QuantizationSettings, mode: QuantizationMode, kept: [String], layers: [Layer]) {
+    public init(settings: QuantizationSettings, mode: QuantizationMode, kept: [String], layers: [Layer],
+                budgetBitsPerWeight: Double? = nil) {
         format = Self.formatName
         version = layers.contains { $0.integerGrid != nil } ? Self.integerGridVersion : 1
         self.mode = mode.rawValue
         scheme = settings.scheme.rawValue
         bits = settings.bits
         granularity = settings.granularity.description
-        budgetBitsPerWeight = settings.budgetBitsPerWeight
+        self.budgetBitsPerWeight = budgetBitsPerWeight
         keep = settings.keptList.map(\.rawValue)
         self.kept = kept
         self.layers = layers
@@ -179,12 +181,16 @@ public struct QuantizationMetadata: Codable, Equatable, Sendable {
         }
     }
 
-    /// One line for `inspect`: mode, settings, and with `mixed` what the layers use.
+    /// One line for `inspect`: mode, settings, and with a budget what the layers use.
     public var summary: String {
         var text = "\(mode) \(scheme) "
-        if granularity == GranularityChoice.mixed.description {
-            text += "mixed"
-            if let budget = budgetBitsPerWeight { text += " (budget \(budget) bits/weight, up to \(bits)-bit)" } else { text += " \(bits)-bit" }
+        if granularity == GranularityChoice.mixed.description || budgetBitsPerWeight != nil {
+            text += granularity
+            if let budget = budgetBitsPerWeight {
+                text += String(format: " (budget %.3f bits/weight, up to %d-bit)", budget, bits)
+            } else {
+                text += " \(bits)-bit"
+            }
             var counts: [String: Int] = [:]
             for layer in layers { counts["\(layer.bits)-bit \(layer.granularity)", default: 0] += 1 }
             text += ": " + counts.sorted { $0.key < $1.key }.map { "\($0.value) x \($0.key)" }.joined(separator: ", ")

@@ -7,13 +7,15 @@ public enum KeptConvs: String, CaseIterable, Codable, Sendable, CustomStringConv
     case first
     /// The Detect head's output convs (`model.N.m.*`): their outputs are the boxes and scores.
     case detect
+    /// Left at full precision by `--budget`'s choice (not a `--keep` item).
+    case budget
 
     /// Parses `first,detect` (comma separated, case-insensitive; `none` or empty for no convs).
     public static func parseList(_ text: String) throws -> Set<KeptConvs> {
         var result = Set<KeptConvs>()
         for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() })
             where !item.isEmpty && item != "none" {
-            guard let value = KeptConvs(rawValue: item) else {
+            guard let value = KeptConvs(rawValue: item), value != .budget else {
                 throw QuantError.invalidSetting("unknown --keep item '\(item)' (expected first, detect or none)")
             }
             result.insert(value)
@@ -42,57 +44,51 @@ public enum QuantizationMode: String, CaseIterable, Codable, Sendable, CustomStr
 
 /// Everything `yolov7 quantize` asks for, validated.
 ///
-/// `mixed` chooses per layer among the five granularities the one with the least weight MSE.
-/// With a budget (stored bits per weight, parameters included) it also chooses the bits, among
-/// 2...`bits`, again by least MSE among the formats that fit; `bits` is then the widest allowed.
+/// With a size `budget` the formats are chosen per conv (`MixedPrecisionSelector`): bits among
+/// `BudgetCandidates.bitWidths` up to `bits` (or FP32), granularity among
+/// `BudgetCandidates.granularities` (`mixed`) or the one fixed granularity given; `mixed`
+/// needs a budget.
 public struct QuantizationSettings: Equatable, Sendable, CustomStringConvertible {
     public let scheme: QuantScheme
     public let bits: Int
     public let granularity: GranularityChoice
     public let keep: Set<KeptConvs>
-    /// Bits per weight allowed per layer; only with `mixed`.
-    public let budgetBitsPerWeight: Double?
+    /// The file size to fit, when formats are chosen per conv.
+    public let budget: SizeBudget?
 
     public init(scheme: QuantScheme, bits: Int, granularity: GranularityChoice, keep: Set<KeptConvs> = [],
-                budgetBitsPerWeight: Double? = nil) throws {
+                budget: SizeBudget? = nil) throws {
         try QuantFormat.validate(bits: bits)
-        if case let .fixed(fixed) = granularity {
-            _ = try QuantFormat(scheme: scheme, bits: bits, granularity: fixed)
+        if granularity == .mixed && budget == nil {
+            throw QuantError.invalidSetting("--granularity mixed chooses formats to fit a size: give --budget")
         }
-        if let budget = budgetBitsPerWeight {
-            guard granularity == .mixed else {
-                throw QuantError.invalidSetting("a size budget needs --granularity mixed")
-            }
-            guard budget.isFinite, budget > 0, budget <= 64 else {
-                throw QuantError.invalidSetting("budget must be a positive number of bits per weight, got \(budget)")
+        if case let .fixed(fixed) = granularity {
+            if budget == nil {
+                _ = try QuantFormat(scheme: scheme, bits: bits, granularity: fixed)
+            } else if try BudgetCandidates.formats(scheme: scheme, maxBits: bits, granularity: granularity).isEmpty {
+                throw QuantError.invalidSetting("--budget has no format to choose: \(scheme) \(fixed) up to \(bits) bits is none")
             }
         }
         self.scheme = scheme
         self.bits = bits
         self.granularity = granularity
         self.keep = keep
-        self.budgetBitsPerWeight = budgetBitsPerWeight
+        self.budget = budget
     }
 
     /// From CLI words: `--scheme`, `--bits`, `--granularity`, `--keep`, `--budget`.
-    public init(scheme: String, bits: Int, granularity: String, keep: String? = nil,
-                budgetBitsPerWeight: Double? = nil) throws {
+    public init(scheme: String, bits: Int, granularity: String, keep: String? = nil, budget: String? = nil) throws {
         try self.init(scheme: try QuantScheme(parsing: scheme), bits: bits,
                       granularity: try GranularityChoice(parsing: granularity),
-                      keep: try keep.map(KeptConvs.parseList) ?? [], budgetBitsPerWeight: budgetBitsPerWeight)
+                      keep: try keep.map(KeptConvs.parseList) ?? [], budget: try budget.map(SizeBudget.init(parsing:)))
     }
 
     /// Kept items in a stable order.
     public var keptList: [KeptConvs] { KeptConvs.allCases.filter(keep.contains) }
 
-    /// Candidate bit widths for `mixed`.
-    var mixedBits: [Int] { budgetBitsPerWeight == nil ? [bits] : Array(QuantFormat.bitRange.lowerBound...bits) }
-
-    var mixedBudget: SizeBudget { budgetBitsPerWeight.map { .bitsPerWeight($0) } ?? .unlimited }
-
     public var description: String {
         var text = "\(scheme) \(bits)-bit \(granularity)"
-        if let budget = budgetBitsPerWeight { text += " (budget \(budget) bits/weight)" }
+        if let budget { text += " (budget \(budget))" }
         if !keep.isEmpty { text += ", keep \(keptList.map(\.rawValue).joined(separator: ","))" }
         return text
     }

@@ -28,14 +28,11 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Comma-separated bit widths (2...8).")
     var bits = "2,3,4,5,6,8"
 
-    @Option(help: "Comma-separated granularities (layer, filter, channel, fshape, cshape, group16, group32, group64, mixed); combinations that are not formats are skipped.")
-    var granularities = "layer,filter,channel,fshape,cshape,mixed"
+    @Option(help: "Comma-separated granularities (layer, filter, channel, fshape, cshape, group16, group32, group64); combinations that are not formats are skipped (per-conv choices under a size budget are quantize --budget's).")
+    var granularities = "layer,filter,channel,fshape,cshape"
 
     @Option(help: "Convs kept at full precision in every setting: first, detect (comma-separated).")
     var keep: String?
-
-    @Option(help: "Size budget of 'mixed', in bits per weight above the setting's bits.")
-    var mixedAllowance = 0.25
 
     @Option(name: .customLong("cfg"), help: "Model YAML (needed for a bare state dict).")
     var cfg: String?
@@ -51,7 +48,12 @@ struct SweepCommand: ParsableCommand {
                 try QuantFormat.validate(bits: b)
                 return b
             }
-            let granularityList = try granularities.split(separator: ",").map { try GranularityChoice(parsing: String($0)) }
+            let granularityList = try granularities.split(separator: ",").map { name -> GranularityChoice in
+                if name.lowercased() == "mixed" {
+                    throw ValidationError("mixed is chosen per conv by quantize --budget on calibration images; the sweep runs fixed granularities")
+                }
+                return .fixed(try Granularity(parsing: String(name)))
+            }
             let splitData = try DatasetSplit.load(data: data, split: split)
             let model = try ModelLoader.load(path: weights, configPath: cfg)
             guard ModelLoader.quantizationSummary(path: weights) == nil else {
@@ -102,8 +104,7 @@ struct SweepCommand: ParsableCommand {
                 let start = Date()
                 let quantSettings = try QuantizationSettings(
                     scheme: scheme, bits: bitWidth, granularity: granularity,
-                    keep: try keep.map(KeptConvs.parseList) ?? [],
-                    budgetBitsPerWeight: granularity == .mixed ? Double(bitWidth) + mixedAllowance : nil)
+                    keep: try keep.map(KeptConvs.parseList) ?? [])
                 let quantized = try ModelQuantizer.quantize(model, settings: quantSettings)
                 let fileBytes = try QuantizedModelFile.fileSize(of: quantized, mode: .packed, source: source)
                 // Fake mode runs the very values the packed file decodes to (tested bit-identical).

@@ -202,6 +202,29 @@ struct CalibratedQuantizeCLITests {
         #expect(inspect.status == 0, "\(inspect.stderr)")
     }
 
+    /// `--budget` with a seeded calibration subset, and learned rounding, on the same photos at
+    /// 160 pixels: the plan's table is printed, the file fits the budget, the seed is reported.
+    @Test func budgetAndLearnedRounding() throws {
+        let dir = try CLI.temporaryFolder("budget")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("q.safetensors").path
+        let r = try CLI.run(["quantize", "--weights", "weights/yolov7-tiny-bccd.pt", "--scheme", "affine",
+                             "--budget", "1.9MB", "--calib", "images", "--calib-images", "2", "--calib-seed", "3",
+                             "--img", "160", "--techniques", "gptq,bias", "--out", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("calibrated on 2 images at 160 (seed 3)"), "\(r.stdout)")
+        #expect(r.stdout.contains("budget: ") && r.stdout.contains("of 1900000 B allowed"), "\(r.stdout)")
+        #expect(r.stdout.contains("measured with every choice at once"), "\(r.stdout)")
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: out)[.size] as? Int)
+        #expect(size <= 1_900_000 && size > 1_800_000, "\(size)")
+        let learned = try CLI.run(["quantize", "--weights", "weights/yolov7-tiny-bccd.pt", "--scheme", "affine",
+                                   "--bits", "3", "--granularity", "filter", "--calib", "images", "--calib-images", "2",
+                                   "--img", "160", "--techniques", "adaround,bias", "--rounding-iterations", "20",
+                                   "--out", out])
+        #expect(learned.status == 0, "\(learned.stderr)")
+        #expect(learned.stdout.contains("techniques adaround,bias, calibrated on 2 images at 160"), "\(learned.stdout)")
+    }
+
     @Test func calibrationArgumentErrors() throws {
         let dir = try CLI.temporaryFolder("calib-errors")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -220,6 +243,11 @@ struct CalibratedQuantizeCLITests {
             (["--calib", "no/such/folder"], "no/such/folder"),
             (["--calib", empty.path], "no JPEG or PNG images"),
             (["--calib", testSplit.path], "a test split"),
+            (["--techniques", "gptq,adaround", "--calib", "images"], "gptq and adaround both choose the codes"),
+            (["--budget", "2.2"], "--budget measures output errors on calibration images: give --calib"),
+            (["--budget", "lots", "--calib", "images"], "budget 'lots' is not a size"),
+            (["--reconstruction", "activation", "--calib", "images"], "--reconstruction activation"),
+            (["--reconstruction", "block", "--techniques", "adaround", "--calib", "images"], "unknown reconstruction 'block'"),
         ]
         for (extra, message) in cases {
             let r = try CLI.run(base + extra)

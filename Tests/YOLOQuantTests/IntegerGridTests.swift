@@ -183,8 +183,8 @@ struct IntegerGridTests {
         }
         #expect(try Granularity(parsing: "g32") == .group32 && Granularity(parsing: "Group-64") == .group64)
         #expect(try QuantScheme(parsing: "k-means") == .codebook)
-        // mixed keeps choosing among the axis-aligned granularities, for every scheme.
-        #expect(try QuantizationSettings(scheme: "codebook", bits: 3, granularity: "mixed").granularity == .mixed)
+        // mixed (under a budget) takes every scheme.
+        #expect(try QuantizationSettings(scheme: "codebook", bits: 3, granularity: "mixed", budget: "3").granularity == .mixed)
     }
 
     /// Each broken parameter is refused with an error naming the array and what is wrong.

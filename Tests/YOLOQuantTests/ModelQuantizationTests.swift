@@ -10,17 +10,16 @@ import YOLOTensor
 struct ModelQuantizationTests {
     typealias F = QuantModelFixtures
 
-    /// scheme/bits/granularity[/budget] recipes covering every scheme, mixed with and without a
-    /// budget, and the integer grids (sub-filter groups, codebooks).
+    /// scheme/bits/granularity recipes covering every scheme and the integer grids (sub-filter
+    /// groups, codebooks); per-conv choices under a budget: MixedPrecisionTests.
     static let recipes = ["affine/4/filter", "symmetric/3/channel", "pwlq/4/cshape", "affine/8/fshape",
-                          "symmetric/4/mixed", "affine/6/mixed/4.5", "affine/2/group32", "symmetric/3/group64",
-                          "affine/4/group16", "codebook/4/filter", "codebook/3/cshape"]
+                          "affine/2/group32", "symmetric/3/group64", "affine/4/group16", "codebook/4/filter",
+                          "codebook/3/cshape"]
 
     static func settings(_ recipe: String, keep: Set<KeptConvs> = []) throws -> QuantizationSettings {
         let parts = recipe.split(separator: "/").map(String.init)
         return try QuantizationSettings(scheme: try QuantScheme(parsing: parts[0]), bits: Int(parts[1])!,
-                                        granularity: try GranularityChoice(parsing: parts[2]), keep: keep,
-                                        budgetBitsPerWeight: parts.count > 3 ? Double(parts[3]) : nil)
+                                        granularity: try GranularityChoice(parsing: parts[2]), keep: keep)
     }
 
     /// sqrt(sum (a-b)^2 / sum b^2) over the whole prediction tensor. (A max over elements is
@@ -222,40 +221,6 @@ struct ModelQuantizationTests {
         #expect(report.lines.count >= 10 && quantized.layerTable.count == convs.count + 2)
     }
 
-    @Test("mixed with a budget: per layer the least-MSE format that fits, recorded per layer and reloaded")
-    func mixedBudget() throws {
-        let model = try ModelLoader.load(path: F.randomModel)
-        let settings = try Self.settings("affine/8/mixed/4.5")
-        let quantized = try ModelQuantizer.quantize(model, settings: settings)
-        var formats = Set<QuantFormat>()
-        for layer in quantized.quantizedLayers {
-            let tensor = try #require(layer.tensor)
-            formats.insert(tensor.format)
-            #expect(layer.candidates.count == 7 * Granularity.axisAligned.count)
-            let fitting = layer.candidates.filter(\.fitsBudget)
-            if !fitting.isEmpty {
-                #expect(tensor.size.bitsPerWeight <= 4.5 + 1e-9, "\(layer.name)")
-                #expect(layer.error?.mse == fitting.map(\.error.mse).min())
-            }
-        }
-        #expect(formats.count > 1, "mixed chose one format everywhere: \(formats)")
-        let scratch = try F.Scratch("mixed")
-        defer { scratch.remove() }
-        let path = scratch.path("q.safetensors")
-        try QuantizedModelFile.write(quantized, to: path, mode: .packed, source: "test")
-        let loaded = try ModelLoader.load(path: path)
-        for (conv, layer) in zip(loaded.convs, quantized.layers) {
-            guard case .provided(let provider) = conv.weights, let packed = provider as? PackedConvWeights else {
-                Issue.record("\(conv.name) not packed")
-                continue
-            }
-            #expect(packed.weight.format == layer.format)
-        }
-        let summary = try #require(ModelLoader.quantizationSummary(path: path))
-        #expect(summary.hasPrefix("packed affine mixed (budget 4.5 bits/weight, up to 8-bit)"))
-        #expect(!summary.contains("\n"))
-    }
-
     @Test("quantizing does not depend on how layers are spread over threads")
     func deterministic() throws {
         let model = try ModelLoader.load(path: F.randomModel)
@@ -282,14 +247,16 @@ struct ModelQuantizationTests {
             try QuantizationSettings(scheme: "affine", bits: 4, granularity: "kernel")
         }
         #expect(throws: QuantError.self) { try QuantizationSettings(scheme: "affine", bits: 4, granularity: "filter", keep: "head") }
-        #expect(throws: QuantError.self) {
-            try QuantizationSettings(scheme: "affine", bits: 4, granularity: "filter", budgetBitsPerWeight: 4)
+        // mixed is chosen under a budget; a budget must be a size.
+        #expect(throws: QuantError.self) { try QuantizationSettings(scheme: "affine", bits: 4, granularity: "mixed") }
+        for budget in ["-1", "0", "2.5 bits", "MB", "40bpw"] {
+            #expect(throws: QuantError.self, "\(budget)") {
+                try QuantizationSettings(scheme: "affine", bits: 4, granularity: "mixed", budget: budget)
+            }
         }
-        #expect(throws: QuantError.self) {
-            try QuantizationSettings(scheme: "affine", bits: 4, granularity: "mixed", budgetBitsPerWeight: -1)
-        }
+        #expect(throws: QuantError.self) { try QuantizationSettings(scheme: "affine", bits: 4, granularity: "filter", keep: "budget") }
         #expect(throws: QuantError.self) { try QuantizationMode(parsing: "int4") }
-        #expect(try QuantizationSettings(scheme: "pwlq", bits: 2, granularity: "mixed", keep: "none").keep.isEmpty)
+        #expect(try QuantizationSettings(scheme: "pwlq", bits: 2, granularity: "mixed", keep: "none", budget: "2.5").keep.isEmpty)
     }
 
     /// Broken packed files, each made by editing a valid one: (label, tensor or layer the

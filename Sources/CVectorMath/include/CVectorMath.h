@@ -92,3 +92,4 @@ static inline void cvm_spin_pause(void) {
 #include "CVectorMathDispatch.h"
 #include "CVectorMathInt8.h"
 #include "CVectorMathPooling.h"
+#include "CVectorMathRounding.h"

@@ -85,11 +85,12 @@ public struct RandomTensorSource: TensorSource {
     }
 }
 
-/// Small deterministic generator (SplitMix64), so random models are the same on every machine.
-struct SplitMix64 {
+/// Small deterministic generator (SplitMix64, Steele et al. 2014), so random models (and
+/// `quantize --calib-seed` subsets) are the same on every machine and Swift version.
+public struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -36,6 +36,22 @@ public struct ActivationRangesDocument: Codable, Equatable, Sendable {
         self.ranges = ranges.mapValues { [$0.min, $0.max] }
     }
 
+    /// What a file will store before its ranges are measured (`quantize --budget` counts it):
+    /// the model's maps with every bound 0. A measured bound's text (Swift's shortest Float:
+    /// sign, at most 9 digits, point, exponent) is at most `longestBoundText` characters, so the
+    /// real document is at most `maximumGrowth` bytes longer (its numbers need no escaping in the
+    /// file's header).
+    public static func placeholder(for model: YOLOModel, img: Int, images: Int, statistic: RangeStatistic = .minmax)
+        -> ActivationRangesDocument {
+        ActivationRangesDocument(ranges: Dictionary(uniqueKeysWithValues: model.int8MapNames.map { ($0, ActivationRange(min: 0, max: 0)) }),
+                                 img: img, images: images, statistic: statistic)
+    }
+
+    static let longestBoundText = 15
+
+    /// Bytes the text can grow by when the placeholder's zeros become measured bounds.
+    public var maximumGrowth: Int { ranges.count * 2 * (Self.longestBoundText - 1) }
+
     public func jsonText() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -60,7 +60,11 @@ public final class ConvInputStatistics {
     }
 
     /// E[x x^T], full symmetric N x N, row-major.
-    public var secondMoment: [Double] {
+    public var secondMoment: [Double] { Self.mean(upperGram: gram, size: size, columns: columns) }
+
+    /// The full symmetric matrix from the upper triangle of a sum over `columns` columns,
+    /// divided by the count (zero when there were none).
+    static func mean(upperGram gram: [Float], size: Int, columns: Int) -> [Double] {
         let scale = columns > 0 ? 1 / Double(columns) : 0
         var h = [Double](repeating: 0, count: size * size)
         for i in 0..<size {

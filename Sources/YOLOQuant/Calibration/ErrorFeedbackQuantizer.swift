@@ -23,26 +23,51 @@ enum ErrorFeedbackQuantizer {
     static let damping = 0.01
     static let blockSize = 128
 
-    /// The codes for `weights` with `start`'s parameters, given the layer's input second
-    /// moment `hessian` (N x N, row-major). Falls back to `start` when H cannot be factored
-    /// even after raising the damping.
-    static func quantize(weights: [Float], start: QuantizedTensor, hessian: [Double]) throws -> QuantizedTensor {
-        let filters = start.shape[0]
-        let n = start.layout.filterSize
-        precondition(weights.count == filters * n && hessian.count == n * n, "ErrorFeedbackQuantizer: sizes")
-        var w = weights.map(Double.init)
+    /// What the rounding needs of the layer's input second moment, computed once per layer
+    /// (several formats of one layer share it): the inputs that never vary, and the upper
+    /// Cholesky factor of the damped H^-1.
+    struct Prepared {
+        let size: Int
+        let deadColumns: [Int]
+        let factor: [Double]
+    }
+
+    /// nil when H cannot be factored even after raising the damping.
+    static func prepare(hessian: [Double]) -> Prepared? {
+        let n = Int(Double(hessian.count).squareRoot())
+        precondition(n * n == hessian.count, "ErrorFeedbackQuantizer: H is not square")
         var h = hessian
         // Inputs that never vary carry no information: their columns only cost error budget.
+        var dead: [Int] = []
         var meanDiagonal = 0.0
         for i in 0..<n {
             if h[i * n + i] <= 0 {
                 h[i * n + i] = 1
-                for f in 0..<filters { w[f * n + i] = 0 }
+                dead.append(i)
             }
             meanDiagonal += h[i * n + i]
         }
         meanDiagonal /= Double(n)
-        guard let u = inverseCholeskyFactor(h, n: n, damping: damping * meanDiagonal) else { return start }
+        guard let u = inverseCholeskyFactor(h, n: n, damping: damping * meanDiagonal) else { return nil }
+        return Prepared(size: n, deadColumns: dead, factor: u)
+    }
+
+    /// The codes for `weights` with `start`'s parameters, given the layer's input second
+    /// moment `hessian` (N x N, row-major). Falls back to `start` when H cannot be factored
+    /// even after raising the damping.
+    static func quantize(weights: [Float], start: QuantizedTensor, hessian: [Double]) throws -> QuantizedTensor {
+        precondition(hessian.count == start.layout.filterSize * start.layout.filterSize, "ErrorFeedbackQuantizer: sizes")
+        guard let prepared = prepare(hessian: hessian) else { return start }
+        return try quantize(weights: weights, start: start, prepared: prepared)
+    }
+
+    static func quantize(weights: [Float], start: QuantizedTensor, prepared: Prepared) throws -> QuantizedTensor {
+        let filters = start.shape[0]
+        let n = start.layout.filterSize
+        precondition(weights.count == filters * n && prepared.size == n, "ErrorFeedbackQuantizer: sizes")
+        var w = weights.map(Double.init)
+        for i in prepared.deadColumns { for f in 0..<filters { w[f * n + i] = 0 } }
+        let u = prepared.factor
 
         let encoder = GroupCodecs(start)
         let layout = start.layout
