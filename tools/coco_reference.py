@@ -78,11 +78,8 @@ def official_results(data, split, weights, img, threads):
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
-    import models
-    scripts = Path(models.__file__).resolve().parent.parent / 'python_scripts'
-    sys.path.insert(0, str(scripts))
-    sys.modules.pop('test', None)
-    import test as official_test
+    from official_test_hooks import official_test_module
+    official_test = official_test_module()
     images, names = yolo_to_coco.split_images(data, split)
     with tempfile.TemporaryDirectory(prefix='yolov7_coco_') as tmp:
         tmp = Path(tmp)
